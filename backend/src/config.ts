@@ -1,0 +1,90 @@
+import { z } from "zod";
+
+/**
+ * Every setting of the contract, parsed once at start-up. A bad value stops start-up with one
+ * line naming the variable (see `ConfigError`).
+ */
+const port = z.coerce.number().int().min(0).max(65535);
+const url = z.string().url();
+const optionalText = z.string().min(1).optional();
+const durationMs = z.coerce.number().int().positive();
+
+const schema = z.object({
+  PORT: port.default(3000),
+  PUBLIC_URL: url.optional(),
+  DATA_DIR: z.string().min(1).default("./data"),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must start with postgres://")
+    .optional(),
+  ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  SECRET_KEY: z.string().min(32, "must be at least 32 characters").optional(),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  WHATSAPP_GRAPH_URL: url.default("https://graph.facebook.com/v25.0"),
+  WHATSAPP_ACCESS_TOKEN: optionalText,
+  WHATSAPP_APP_SECRET: optionalText,
+  WHATSAPP_VERIFY_TOKEN: optionalText,
+  WHATSAPP_PHONE_NUMBER_ID: z.string().regex(/^\d+$/, "must be the numeric phone_number_id").optional(),
+  WHATSAPP_WABA_ID: z.string().regex(/^\d+$/, "must be the numeric WABA id").optional(),
+  WHATSAPP_MPS: z.coerce.number().int().min(1).max(10_000).default(80),
+  AMOCRM_CLIENT_ID: optionalText,
+  AMOCRM_CLIENT_SECRET: optionalText,
+  AMOCRM_REDIRECT_URI: url.optional(),
+  AMOCRM_SCHEME: z.enum(["https", "http"]).default("https"),
+  AMOJO_URL: url.default("https://amojo.amocrm.ru"),
+  AMOJO_CHANNEL_ID: optionalText,
+  AMOJO_CHANNEL_SECRET: optionalText,
+  AMOJO_BOT_ID: optionalText,
+  BITRIX24_CLIENT_ID: optionalText,
+  BITRIX24_CLIENT_SECRET: optionalText,
+  // Our own additions (documented in the README).
+  BINDING_TTL_DAYS: z.coerce.number().positive().default(30),
+  CHANGE_BRANCH_PHRASES: z.string().optional(),
+  DELIVERY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
+  DELIVERY_BACKOFF_MS: durationMs.default(1000),
+  SANDBOX: z.enum(["auto", "on", "off"]).default("auto"),
+});
+
+export type RawConfig = z.infer<typeof schema>;
+
+export interface Config extends RawConfig {
+  PUBLIC_URL: string;
+  AMOCRM_REDIRECT_URI: string;
+  /** True when outbound messages go to the simulated phone instead of Meta. */
+  sandbox: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: string,
+    readonly problem: string,
+  ) {
+    super(`${setting}: ${problem}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the environment; throws `ConfigError` naming the first bad setting. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // Empty strings mean "unset" (a common `.env` habit), so they fall back to defaults.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(String(issue.path[0] ?? "config"), issue.message);
+  }
+  const raw = parsed.data;
+  const publicUrl = (raw.PUBLIC_URL ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, "");
+  const sandbox = raw.SANDBOX === "on" || (raw.SANDBOX === "auto" && !raw.WHATSAPP_ACCESS_TOKEN);
+  if (!sandbox) {
+    for (const name of ["WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "WHATSAPP_PHONE_NUMBER_ID"] as const) {
+      if (!raw[name]) throw new ConfigError(name, "is required when WHATSAPP_ACCESS_TOKEN is set");
+    }
+  }
+  return {
+    ...raw,
+    PUBLIC_URL: publicUrl,
+    AMOCRM_REDIRECT_URI: raw.AMOCRM_REDIRECT_URI ?? `${publicUrl}/amocrm/oauth`,
+    sandbox,
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * Records the store keeps. Plain JSON-able objects: both stores persist them as documents.
+ * Times are epoch milliseconds.
+ */
+
+export type CrmKind = "amocrm" | "bitrix24" | "webhook" | "inbox";
+export const CRM_KINDS: readonly CrmKind[] = ["amocrm", "bitrix24", "webhook", "inbox"];
+
+export interface Branch {
+  id: string;
+  name: string;
+  /** Short code customers may type or get in a wa.me link (unique, case-insensitive). */
+  code: string;
+  crm: CrmKind;
+  enabled: boolean;
+  isHq: boolean;
+  city?: string;
+  keywords: string[];
+  adSourceIds: string[];
+  menuOrder?: number;
+  menuTitle?: string;
+  webhookUrl?: string;
+  /** AES-GCM sealed webhook secret (see crypto/secret-box). */
+  webhookSecretSealed?: string;
+  /** scrypt-free: SHA-256 of a 256-bit random key is enough (keys are not guessable passwords). */
+  keyHash: string;
+  /** First characters of the key, to tell keys apart in the console without revealing them. */
+  keyPrefix: string;
+  createdAt: number;
+  updatedAt: number;
+  disabledAt?: number;
+}
+
+export interface Customer {
+  /** BSUID when Meta sent one, else `wa:<wa_id>` (see channels/whatsapp customerKey). */
+  id: string;
+  waId?: string;
+  userId?: string;
+  parentUserId?: string;
+  name?: string;
+  username?: string;
+  /** Ids this customer was known by before a merge or a number change. */
+  aliases: string[];
+  /** Epoch ms of the last message from the customer (opens the 24-hour window). */
+  lastInboundAt?: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type RoutingRule =
+  | "reply_context"
+  | "open_binding"
+  | "explicit_code"
+  | "keyword"
+  | "ad_referral"
+  | "menu_reply"
+  | "crm_owner"
+  | "menu"
+  | "hq_fallback"
+  | "change_request"
+  | "outbound"
+  | "transfer";
+
+export interface BindingEntry {
+  branchId: string;
+  rule: RoutingRule;
+  reason: string;
+  boundAt: number;
+  endedAt?: number;
+  endReason?: string;
+}
+
+/** The customer's current branch plus every earlier one (history is append-only). */
+export interface Binding {
+  id: string; // = customer id
+  current?: BindingEntry & { lastActivityAt: number };
+  /** The menu was sent and we wait for the customer's choice. */
+  awaitingMenuSince?: number;
+  history: BindingEntry[];
+}
+
+export interface Dialog {
+  id: string; // `${branchId}:${customerId}`
+  branchId: string;
+  customerId: string;
+  createdAt: number;
+  updatedAt: number;
+  lastMessageId?: string;
+  unread: number;
+  routing?: { rule: RoutingRule; reason: string };
+  /** Connector-owned references (amoCRM chat ids, Bitrix24 chat ids…). */
+  crmRefs?: Record<string, string>;
+}
+
+export type MessageStatus = "received" | "queued" | "sent" | "delivered" | "read" | "played" | "failed";
+
+export interface MessageMedia {
+  mediaId?: string;
+  mimeType?: string;
+  sha256?: string;
+  filename?: string;
+  caption?: string;
+  /** Stored file name under DATA_DIR/media once downloaded. */
+  file?: string;
+  /** Sandbox/outbound: a URL the UI may show directly. */
+  url?: string;
+}
+
+export interface MessageRecord {
+  id: string;
+  direction: "in" | "out";
+  /** Dialog it belongs to; empty while an inbound message waits for the customer's menu choice. */
+  dialogId?: string;
+  branchId?: string;
+  customerId: string;
+  wamid?: string;
+  kind: string;
+  text?: string;
+  media?: MessageMedia;
+  /** Interactive payload we sent (menu lists, buttons) or a template we sent. */
+  interactive?: unknown;
+  template?: { name: string; language: string; params: unknown[] };
+  status: MessageStatus;
+  error?: { code: string; message: string };
+  routing?: { rule: RoutingRule; reason: string };
+  contextWamid?: string;
+  /** Meta timestamp (inbound) or our accept time (outbound). */
+  sentAt: number;
+  createdAt: number;
+  updatedAt: number;
+  /** The normalised inbound message as parsed (kept whole: nothing Meta sent is lost). */
+  inbound?: unknown;
+  /** Who produced an outbound message: reply, menu, automation, campaign… */
+  origin?: string;
+}
+
+export type JobState = "pending" | "running" | "dead";
+
+export interface Job<P = unknown> {
+  id: string;
+  queue: string;
+  /** Jobs with the same orderKey run one at a time, in creation order. */
+  orderKey?: string;
+  branchId?: string;
+  payload: P;
+  state: JobState;
+  attempts: number;
+  runAt: number;
+  leaseUntil?: number;
+  leaseOwner?: string;
+  lastError?: string;
+  createdAt: number;
+  updatedAt: number;
+  /** Monotonic creation sequence, set by the store. */
+  seq?: number;
+}
+
+/** A webhook body exactly as received, kept until its job has processed it. */
+export interface InboundPayload {
+  id: string; // sha256 of the raw bytes: an identical redelivery is the same record
+  source: "whatsapp";
+  raw: string;
+  receivedAt: number;
+}
+
+/** Non-message webhook fields (templates, quality, account…) and value-level errors, kept for later issues. */
+export interface ManagementEventRecord {
+  id: string;
+  field: string;
+  wabaId?: string;
+  receivedAt: number;
+  value: unknown;
+}
+
+export interface SeenKey {
+  id: string; // e.g. msg:<wamid>
+  at: number;
+}
+
+export interface SettingRecord {
+  id: string;
+  value: unknown;
+}

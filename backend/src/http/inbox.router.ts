@@ -1,0 +1,124 @@
+import { Router } from "express";
+import { z } from "zod";
+import { notFound } from "../errors.js";
+import type { MessageRecord } from "../domain/types.js";
+import type { EventBus } from "../events/event-bus.js";
+import { queueOutbound } from "../outbound/outbox.js";
+import type { Store } from "../store/store.port.js";
+import { branchOf, requireBranch } from "./auth.js";
+import { pageShell } from "./pages.js";
+import { openEventStream } from "./sse.js";
+import { validate } from "./validate.js";
+
+export interface InboxDeps {
+  store: Store;
+  bus: EventBus;
+  now: () => number;
+  onQueued(): void;
+}
+
+const replySchema = z.strictObject({ text: z.string().trim().min(1, "must not be empty") });
+
+/** What the inbox page shows of a message (never Meta's raw payload). */
+export function inboxMessage(m: MessageRecord) {
+  return {
+    id: m.id,
+    direction: m.direction,
+    kind: m.kind,
+    text: m.text,
+    media: m.media?.url ? { url: m.media.url, mimeType: m.media.mimeType, filename: m.media.filename } : undefined,
+    status: m.direction === "out" ? m.status : undefined,
+    error: m.error,
+    createdAt: m.createdAt,
+    routing: m.routing,
+  };
+}
+
+/** The built-in branch inbox: every call is tied to the branch whose key it carries. */
+export function inboxRouter(deps: InboxDeps): Router {
+  const router = Router();
+  router.get("/inbox", (_req, res) => {
+    res.type("html").send(pageShell("Branchline inbox", "inbox.js"));
+  });
+  router.use("/inbox/api", requireBranch(deps.store));
+
+  router.get("/inbox/api/me", (_req, res) => {
+    const b = branchOf(res);
+    res.json({ branch: { id: b.id, name: b.name, code: b.code } });
+  });
+
+  router.get("/inbox/api/dialogs", async (_req, res) => {
+    const branch = branchOf(res);
+    const dialogs = await deps.store.read(async (tx) => {
+      const rows = await tx.byIndex("dialogs", "branchId", branch.id);
+      const out = [];
+      for (const d of rows) {
+        const customer = await tx.get("customers", d.customerId);
+        const last = d.lastMessageId ? await tx.get("messages", d.lastMessageId) : undefined;
+        out.push({
+          id: d.id,
+          customer: { id: d.customerId, name: customer?.name, phone: customer?.waId ? `+${customer.waId}` : undefined },
+          lastMessage: last ? { text: last.text ?? `[${last.kind}]`, direction: last.direction, at: last.createdAt } : undefined,
+          updatedAt: d.updatedAt,
+          unread: d.unread,
+          routing: d.routing,
+        });
+      }
+      return out.sort((a, b) => b.updatedAt - a.updatedAt);
+    });
+    res.json({ dialogs });
+  });
+
+  router.get("/inbox/api/dialogs/:id/messages", async (req, res) => {
+    const branch = branchOf(res);
+    const messages = await deps.store.read(async (tx) => {
+      const dialog = await tx.get("dialogs", req.params.id);
+      if (!dialog || dialog.branchId !== branch.id) throw notFound(`dialog ${req.params.id}`);
+      return tx.byIndex("messages", "dialogId", dialog.id);
+    });
+    res.json({ messages: messages.map(inboxMessage) });
+  });
+
+  router.post("/inbox/api/dialogs/:id/messages", async (req, res) => {
+    const branch = branchOf(res);
+    const { text } = validate(replySchema, req.body);
+    const message = await deps.store.transact(async (tx) => {
+      const dialog = await tx.get("dialogs", req.params.id);
+      if (!dialog || dialog.branchId !== branch.id) throw notFound(`dialog ${req.params.id}`);
+      const customer = await tx.get("customers", dialog.customerId);
+      if (!customer) throw notFound(`customer of dialog ${dialog.id}`);
+      return queueOutbound(tx, { customer, branchId: branch.id, content: { kind: "text", text }, origin: "reply", now: deps.now() });
+    });
+    deps.bus.emit("inbox.message", { branchId: branch.id, dialogId: message.dialogId!, message: inboxMessage(message) });
+    deps.onQueued();
+    res.status(202).json({ id: message.id, status: message.status });
+  });
+
+  router.post("/inbox/api/dialogs/:id/read", async (req, res) => {
+    const branch = branchOf(res);
+    await deps.store.transact(async (tx) => {
+      const dialog = await tx.get("dialogs", req.params.id);
+      if (!dialog || dialog.branchId !== branch.id) throw notFound(`dialog ${req.params.id}`);
+      if (dialog.unread !== 0) await tx.put("dialogs", { ...dialog, unread: 0 });
+    });
+    res.sendStatus(204);
+  });
+
+  router.get("/inbox/api/stream", (req, res) => {
+    const branch = branchOf(res);
+    const offs: Array<() => void> = [];
+    const send = openEventStream(req, res, () => offs.forEach((off) => off()));
+    offs.push(
+      deps.bus.on("inbox.message", (e) => {
+        if (e.branchId === branch.id) send("message", { dialogId: e.dialogId, message: isRecord(e.message) ? inboxMessage(e.message) : e.message });
+      }),
+      deps.bus.on("inbox.status", (e) => {
+        if (e.branchId === branch.id) send("status", { dialogId: e.dialogId, messageId: e.messageId, status: e.status, error: e.error });
+      }),
+    );
+  });
+
+  return router;
+}
+
+const isRecord = (m: unknown): m is MessageRecord => typeof m === "object" && m !== null && "customerId" in m;

@@ -1,0 +1,67 @@
+import { createHash, randomUUID } from "node:crypto";
+import express, { Router } from "express";
+import { AppError, badRequest, unauthorized } from "../errors.js";
+import { verifyMetaSignature } from "../channels/whatsapp/webhook-signature.js";
+import { INBOUND_QUEUE } from "../inbound/inbound.worker.js";
+import type { Metrics } from "../ops/metrics.js";
+import type { Store } from "../store/store.port.js";
+
+export interface WhatsAppWebhookDeps {
+  store: Store;
+  metrics: Metrics;
+  appSecret: string;
+  verifyToken?: string;
+  now: () => number;
+  onStored(): void;
+}
+
+/**
+ * Meta's webhook. The POST answers 200 only after the body is durably stored (group commit);
+ * routing happens later in the inbound worker. An identical redelivery is the same record
+ * (keyed by the SHA-256 of its bytes), and event keys drop repeats that come in other batches.
+ * @see https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/create-webhook-endpoint
+ */
+export function whatsappWebhookRouter(deps: WhatsAppWebhookDeps): Router {
+  const router = Router();
+
+  router.get("/webhooks/whatsapp", (req, res) => {
+    const { "hub.mode": mode, "hub.verify_token": token, "hub.challenge": challenge } = req.query;
+    if (deps.verifyToken && mode === "subscribe" && token === deps.verifyToken && typeof challenge === "string") {
+      res.status(200).type("text/plain").send(challenge);
+      return;
+    }
+    res.sendStatus(403);
+  });
+
+  router.post("/webhooks/whatsapp", express.raw({ type: () => true, limit: "3mb" }), async (req, res) => {
+    const started = process.hrtime.bigint();
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    if (!verifyMetaSignature(raw, req.header("x-hub-signature-256"), deps.appSecret)) {
+      deps.metrics.webhooksReceived.inc({ outcome: "bad_signature" });
+      throw unauthorized("missing or invalid X-Hub-Signature-256");
+    }
+    try {
+      JSON.parse(raw.toString("utf8"));
+    } catch {
+      deps.metrics.webhooksReceived.inc({ outcome: "not_json" });
+      throw badRequest("body is not JSON", undefined, "invalid_json");
+    }
+    const id = createHash("sha256").update(raw).digest("hex");
+    const now = deps.now();
+    try {
+      await deps.store.transact(async (tx) => {
+        if (!(await tx.insertIfAbsent("payloads", { id, source: "whatsapp", raw: raw.toString("utf8"), receivedAt: now }))) return;
+        await tx.enqueue({ id: `job_${randomUUID()}`, queue: INBOUND_QUEUE, payload: { payloadId: id }, state: "pending", attempts: 0, runAt: now, createdAt: now, updatedAt: now });
+      });
+    } catch (err) {
+      deps.metrics.webhooksReceived.inc({ outcome: "store_failed" });
+      throw err instanceof AppError ? err : new AppError({ code: "store_unavailable", message: "could not store the webhook", httpStatus: 503, cause: err });
+    }
+    deps.metrics.webhooksReceived.inc({ outcome: "stored" });
+    deps.metrics.ackLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    res.sendStatus(200);
+    deps.onStored();
+  });
+
+  return router;
+}

@@ -1,0 +1,154 @@
+import { randomUUID } from "node:crypto";
+import { AppError } from "../errors.js";
+import type { Job } from "../domain/types.js";
+import type { Logger } from "../ops/logger.js";
+import type { Store, Tx } from "../store/store.port.js";
+import { backoffDelay } from "./backoff.js";
+
+export interface JobContext {
+  /** Deletes the job inside the caller's transaction, so the work and its completion commit together. */
+  complete(tx: Tx): Promise<void>;
+}
+
+export interface JobHandler {
+  queue: string;
+  maxAttempts: number;
+  backoffMs: number;
+  /** Does the work. Must complete the job (ctx.complete) in the transaction that records the work. */
+  run(job: Job, ctx: JobContext): Promise<void>;
+}
+
+export interface JobRunnerOptions {
+  store: Store;
+  logger: Logger;
+  handlers: JobHandler[];
+  now?: () => number;
+  pollMs?: number;
+  leaseMs?: number;
+  batch?: number;
+}
+
+/**
+ * Claims due jobs and runs their handlers. A failed run is retried with backoff until
+ * `maxAttempts`, then dead-lettered (state `dead`, visible in the admin API, retryable by hand).
+ * Errors marked `retryable: false` dead-letter at once.
+ */
+export class JobRunner {
+  private readonly owner = randomUUID();
+  private readonly handlers: Map<string, JobHandler>;
+  private readonly now: () => number;
+  private running = false;
+  private loop?: Promise<void>;
+  private wakeUp?: () => void;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly opts: JobRunnerOptions) {
+    this.handlers = new Map(opts.handlers.map((h) => [h.queue, h]));
+    this.now = opts.now ?? Date.now;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Called after an enqueue so new work starts without waiting for the poll interval. */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loop;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async run(): Promise<void> {
+    const { store, logger } = this.opts;
+    if (store.kind === "lowdb") await releaseOrphanLeases(store);
+    while (this.running) {
+      let claimed: Job[] = [];
+      try {
+        claimed = await store.transact((tx) =>
+          tx.claimJobs({
+            queues: [...this.handlers.keys()],
+            now: this.now(),
+            limit: this.opts.batch ?? 64,
+            leaseMs: this.opts.leaseMs ?? 60_000,
+            owner: this.owner,
+          }),
+        );
+      } catch (err) {
+        logger.error({ err }, "job claim failed");
+      }
+      for (const job of claimed) {
+        const p = this.execute(job).finally(() => this.inFlight.delete(p));
+        this.inFlight.add(p);
+      }
+      if (claimed.length === 0 || this.inFlight.size > 256) {
+        await Promise.race([this.sleep(this.opts.pollMs ?? 200), ...(this.inFlight.size > 256 ? [Promise.race(this.inFlight)] : [])]);
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+  }
+
+  private async execute(job: Job): Promise<void> {
+    const handler = this.handlers.get(job.queue)!;
+    const ctx: JobContext = { complete: (tx) => tx.delete("jobs", job.id) };
+    try {
+      await handler.run(job, ctx);
+    } catch (err) {
+      await this.fail(job, handler, err).catch((e) => this.opts.logger.error({ err: e, jobId: job.id }, "could not record job failure"));
+    }
+  }
+
+  private async fail(job: Job, handler: JobHandler, err: unknown): Promise<void> {
+    const attempts = job.attempts + 1;
+    const retryable = !(err instanceof AppError) || err.retryable;
+    const message = describeError(err);
+    const dead = !retryable || attempts >= handler.maxAttempts;
+    const now = this.now();
+    await this.opts.store.transact(async (tx) => {
+      const current = await tx.get("jobs", job.id);
+      if (!current || current.leaseOwner !== this.owner) return; // finished or taken over meanwhile
+      await tx.put("jobs", {
+        ...current,
+        attempts,
+        state: dead ? "dead" : "pending",
+        runAt: dead ? current.runAt : now + backoffDelay(attempts, handler.backoffMs),
+        leaseUntil: undefined,
+        leaseOwner: undefined,
+        lastError: message,
+        updatedAt: now,
+      });
+    });
+    this.opts.logger.warn({ jobId: job.id, queue: job.queue, attempts, dead, error: message }, dead ? "job dead-lettered" : "job will be retried");
+  }
+}
+
+/** The embedded store has one process: leases left by a crashed run belong to nobody. */
+async function releaseOrphanLeases(store: Store): Promise<void> {
+  await store.transact(async (tx) => {
+    for (const job of await tx.byIndex("jobs", "state", "running")) {
+      await tx.put("jobs", { ...job, state: "pending", leaseUntil: undefined, leaseOwner: undefined });
+    }
+  });
+}
+
+export function describeError(err: unknown): string {
+  if (err instanceof AppError) return `${err.code}: ${err.message}`;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

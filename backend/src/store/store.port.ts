@@ -1,0 +1,94 @@
+import type {
+  Binding,
+  Branch,
+  Customer,
+  Dialog,
+  InboundPayload,
+  Job,
+  ManagementEventRecord,
+  MessageRecord,
+  SeenKey,
+  SettingRecord,
+} from "../domain/types.js";
+
+/**
+ * The repository port. Both implementations (lowdb, PostgreSQL) pass `test/int/store.contract.ts`.
+ *
+ * Data is a set of document collections with declared secondary indexes; the queue of durable
+ * jobs is one of them, with a claim operation that keeps jobs of one `orderKey` strictly in order.
+ */
+export interface Collections {
+  branches: Branch;
+  customers: Customer;
+  bindings: Binding;
+  dialogs: Dialog;
+  messages: MessageRecord;
+  jobs: Job;
+  payloads: InboundPayload;
+  managementEvents: ManagementEventRecord;
+  seenKeys: SeenKey;
+  settings: SettingRecord;
+}
+export type CollectionName = keyof Collections;
+
+/** Secondary indexes per collection: the index name and the value it is keyed by. */
+export const INDEXES = {
+  branches: { code: (b: Branch) => b.code.toLowerCase(), keyHash: (b: Branch) => b.keyHash },
+  customers: { waId: (c: Customer) => c.waId, userId: (c: Customer) => c.userId },
+  bindings: { branchId: (b: Binding) => b.current?.branchId },
+  dialogs: { branchId: (d: Dialog) => d.branchId, customerId: (d: Dialog) => d.customerId },
+  messages: {
+    dialogId: (m: MessageRecord) => m.dialogId,
+    wamid: (m: MessageRecord) => m.wamid,
+    customerId: (m: MessageRecord) => m.customerId,
+  },
+  jobs: { state: (j: Job) => j.state, queue: (j: Job) => j.queue },
+  payloads: {},
+  managementEvents: { field: (e: ManagementEventRecord) => e.field },
+  seenKeys: {},
+  settings: {},
+} as const satisfies { [K in CollectionName]: Record<string, (row: Collections[K]) => string | undefined> };
+
+export type IndexName<K extends CollectionName> = keyof (typeof INDEXES)[K] & string;
+
+export interface ClaimOptions {
+  queues: string[];
+  now: number;
+  limit: number;
+  leaseMs: number;
+  owner: string;
+}
+
+export interface Tx {
+  get<K extends CollectionName>(collection: K, id: string): Promise<Collections[K] | undefined>;
+  /** Insert or replace by `id`. */
+  put<K extends CollectionName>(collection: K, row: Collections[K]): Promise<void>;
+  /** Insert unless a row with that id exists; true when inserted (dedupe keys, idempotent records). */
+  insertIfAbsent<K extends CollectionName>(collection: K, row: Collections[K]): Promise<boolean>;
+  delete<K extends CollectionName>(collection: K, id: string): Promise<void>;
+  /** Rows whose index value equals `value`, in the order they first got that value (oldest first). */
+  byIndex<K extends CollectionName>(collection: K, index: IndexName<K>, value: string, opts?: { limit?: number; newestFirst?: boolean }): Promise<Collections[K][]>;
+  countByIndex<K extends CollectionName>(collection: K, index: IndexName<K>, value: string): Promise<number>;
+  /** Every row, in insertion order. For small collections (branches, settings) and admin listings. */
+  list<K extends CollectionName>(collection: K, opts?: { limit?: number }): Promise<Collections[K][]>;
+  /**
+   * Leases due pending jobs: at most one per `orderKey`, and only the oldest live job of that key
+   * (a job whose predecessor is running or waiting for a retry is not claimable, so per-dialog
+   * order holds; a dead-lettered job no longer blocks its successors). Jobs whose lease expired
+   * count as pending again.
+   */
+  claimJobs(opts: ClaimOptions): Promise<Job[]>;
+  /** Adds a job, giving it the store's next sequence number. */
+  enqueue(job: Omit<Job, "seq">): Promise<Job>;
+}
+
+export interface Store {
+  readonly kind: "lowdb" | "postgres";
+  /** Runs `fn` atomically; resolves once its changes are durable (committed to disk or database). */
+  transact<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Reads a consistent view; must not write. */
+  read<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** False after a failed write (disk full, read-only): `/readyz` reports it. */
+  healthy(): boolean;
+  close(): Promise<void>;
+}

@@ -1,0 +1,123 @@
+// Every user-visible string of the inbox page. `en` is the source of truth; `ru` must have the
+// same keys (enforced by the type). The language is picked once from navigator.language.
+
+const en = {
+  appTitle: "Branchline inbox",
+  loginTitle: "Branch inbox",
+  loginHint: "Enter your branch API key to see your dialogs.",
+  keyLabel: "Branch API key",
+  keyPlaceholder: "bk_…",
+  loginButton: "Sign in",
+  loggingIn: "Signing in…",
+  invalidKey: "Invalid branch key",
+  networkError: "Cannot reach the server. Check your connection and try again.",
+  logout: "Log out",
+  dialogs: "Dialogs",
+  noDialogs: "No dialogs yet. New WhatsApp conversations routed to this branch will appear here.",
+  loading: "Loading…",
+  selectDialog: "Select a dialog on the left",
+  back: "Back",
+  routedHere: "Routed here:",
+  unknownCustomer: "Unknown customer",
+  noMessages: "No messages yet",
+  replyPlaceholder: "Type a reply…  (Enter to send, Shift+Enter for a new line)",
+  send: "Send",
+  sending: "Sending…",
+  sendFailed: "Could not send the message",
+  loadFailed: "Could not load messages",
+  retry: "Retry",
+  live: "Live",
+  reconnecting: "Reconnecting…",
+  you: "You: ",
+  today: "Today",
+  yesterday: "Yesterday",
+  unreadLabel: "unread",
+  download: "Download",
+  statusQueued: "Queued",
+  statusSent: "Sent",
+  statusDelivered: "Delivered",
+  statusRead: "Read",
+  statusFailed: "Failed",
+  kindImage: "Photo",
+  kindAudio: "Audio",
+  kindVideo: "Video",
+  kindDocument: "Document",
+  kindSticker: "Sticker",
+  kindLocation: "Location",
+  kindContacts: "Contact card",
+  kindInteractive: "Interactive message",
+  kindButton: "Button reply",
+  kindReaction: "Reaction",
+  kindOrder: "Order",
+  kindSystem: "System message",
+  kindUnsupported: "Unsupported message",
+  kindTemplate: "Template message",
+};
+
+export type Strings = typeof en;
+
+const ru: Strings = {
+  appTitle: "Входящие Branchline",
+  loginTitle: "Входящие филиала",
+  loginHint: "Введите API-ключ филиала, чтобы увидеть диалоги.",
+  keyLabel: "API-ключ филиала",
+  keyPlaceholder: "bk_…",
+  loginButton: "Войти",
+  loggingIn: "Вход…",
+  invalidKey: "Неверный ключ филиала",
+  networkError: "Сервер недоступен. Проверьте соединение и попробуйте снова.",
+  logout: "Выйти",
+  dialogs: "Диалоги",
+  noDialogs: "Диалогов пока нет. Новые разговоры WhatsApp, направленные в этот филиал, появятся здесь.",
+  loading: "Загрузка…",
+  selectDialog: "Выберите диалог слева",
+  back: "Назад",
+  routedHere: "Направлено сюда:",
+  unknownCustomer: "Неизвестный клиент",
+  noMessages: "Сообщений пока нет",
+  replyPlaceholder: "Введите ответ…  (Enter — отправить, Shift+Enter — новая строка)",
+  send: "Отправить",
+  sending: "Отправка…",
+  sendFailed: "Не удалось отправить сообщение",
+  loadFailed: "Не удалось загрузить сообщения",
+  retry: "Повторить",
+  live: "Онлайн",
+  reconnecting: "Переподключение…",
+  you: "Вы: ",
+  today: "Сегодня",
+  yesterday: "Вчера",
+  unreadLabel: "непрочитанных",
+  download: "Скачать",
+  statusQueued: "В очереди",
+  statusSent: "Отправлено",
+  statusDelivered: "Доставлено",
+  statusRead: "Прочитано",
+  statusFailed: "Ошибка",
+  kindImage: "Фото",
+  kindAudio: "Аудио",
+  kindVideo: "Видео",
+  kindDocument: "Документ",
+  kindSticker: "Стикер",
+  kindLocation: "Геопозиция",
+  kindContacts: "Контакт",
+  kindInteractive: "Интерактивное сообщение",
+  kindButton: "Ответ кнопкой",
+  kindReaction: "Реакция",
+  kindOrder: "Заказ",
+  kindSystem: "Системное сообщение",
+  kindUnsupported: "Неподдерживаемое сообщение",
+  kindTemplate: "Шаблонное сообщение",
+};
+
+export const strings: Record<"en" | "ru", Strings> = { en, ru };
+
+export type Lang = keyof typeof strings;
+
+export function pickLang(language: string | undefined): Lang {
+  return (language ?? "").toLowerCase().startsWith("ru") ? "ru" : "en";
+}
+
+export const lang: Lang = pickLang(typeof navigator !== "undefined" ? navigator.language : undefined);
+
+/** The active string table. */
+export const t: Strings = strings[lang];
