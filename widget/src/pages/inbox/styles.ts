@@ -40,7 +40,7 @@ button:disabled { cursor: default; }
 .bl-side { width: 360px; flex: 0 0 360px; display: flex; flex-direction: column; border-right: 1px solid #e2e8f0; min-width: 0; }
 .bl-main { flex: 1 1 auto; display: flex; flex-direction: column; min-width: 0; background: #efeae2; }
 
-.bl-bar { display: flex; align-items: center; gap: 10px; padding: 10px 14px; min-height: 60px; background: #f8fafc;
+.bl-bar { flex: 0 0 auto; display: flex; align-items: center; gap: 10px; padding: 10px 14px; min-height: 60px; background: #f8fafc;
   border-bottom: 1px solid #e2e8f0; }
 .bl-bar-title { flex: 1 1 auto; min-width: 0; }
 .bl-bar-title b { display: block; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; font-size: 15px; }
@@ -70,7 +70,7 @@ button:disabled { cursor: default; }
 
 .bl-thread { display: flex; flex-direction: column; flex: 1 1 auto; min-height: 0; }
 .bl-back { display: none; }
-.bl-routing { font-size: 12px; color: #94a3b8; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.bl-routing { font-size: 12px; color: #94a3b8; overflow: hidden; display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical; }
 .bl-placeholder { flex: 1; display: flex; align-items: center; justify-content: center; color: #64748b; padding: 24px; text-align: center; }
 
 .bl-msgs { flex: 1 1 auto; overflow-y: auto; padding: 12px 6% 8px; display: flex; flex-direction: column; gap: 3px; }
@@ -96,7 +96,7 @@ button:disabled { cursor: default; }
 .bl-file span { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .bl-route-note { font-size: 11px; color: #94a3b8; margin-top: 2px; }
 
-.bl-compose { padding: 8px 12px 10px; background: #f0f2f5; border-top: 1px solid #e2e8f0; }
+.bl-compose { flex: 0 0 auto; padding: 8px 12px 10px; background: #f0f2f5; border-top: 1px solid #e2e8f0; }
 .bl-compose-row { display: flex; gap: 8px; align-items: flex-end; }
 .bl-compose textarea { flex: 1 1 auto; resize: none; min-height: 42px; max-height: 160px; padding: 10px 12px;
   border: 1px solid #d1d7db; border-radius: 8px; background: #fff; outline: none; }

@@ -1,0 +1,164 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from "node:perf_hooks";
+import { startServer, type RunningServer } from "../backend/src/server.js";
+import { round } from "./stats.js";
+
+/**
+ * The server under test, started in this process (the load comes from a child process), plus
+ * the probes the bench reads: job queue depths, messages routed, memory, CPU, event-loop delay.
+ * Probes read the store directly: `/metrics` clones every live job to count them, which would
+ * itself load the server while a backlog drains.
+ */
+
+export const BENCH_ENV = {
+  PORT: "0",
+  LOG_LEVEL: "silent",
+  WHATSAPP_ACCESS_TOKEN: "bench",
+  WHATSAPP_APP_SECRET: "bench_secret",
+  WHATSAPP_VERIFY_TOKEN: "v",
+  WHATSAPP_PHONE_NUMBER_ID: "106540352242922",
+  WHATSAPP_GRAPH_URL: "http://127.0.0.1:9/v25.0",
+} as const;
+
+export const BENCH_BRANCHES = [
+  { name: "Moscow Tverskaya", code: "MSK01", crm: "inbox", keywords: ["tverskaya", "moscow"], isHq: true },
+  { name: "Saint Petersburg Nevsky", code: "SPB02", crm: "inbox", keywords: ["nevsky", "petersburg"] },
+  { name: "Kazan Bauman", code: "KZN03", crm: "inbox", keywords: ["bauman", "kazan"] },
+  { name: "Yekaterinburg Center", code: "EKB04", crm: "inbox", keywords: ["yekaterinburg"] },
+];
+
+export interface MemorySample {
+  rssMB: number;
+  heapUsedMB: number;
+  heapTotalMB: number;
+  externalMB: number;
+}
+
+export interface QueueDepths {
+  inbound: number;
+  deliver: number;
+  send: number;
+  dead: number;
+}
+
+export interface ServerWindow {
+  cpuPct: number;
+  eventLoopP99Ms: number;
+  eventLoopMaxMs: number;
+  memory: MemorySample;
+}
+
+const MB = 1024 * 1024;
+
+export function memorySample(): MemorySample {
+  const m = process.memoryUsage();
+  return { rssMB: round(m.rss / MB, 1), heapUsedMB: round(m.heapUsed / MB, 1), heapTotalMB: round(m.heapTotal / MB, 1), externalMB: round(m.external / MB, 1) };
+}
+
+export class ServerUnderTest {
+  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  private readonly peakTimer: NodeJS.Timeout;
+  peak: MemorySample = memorySample();
+
+  private constructor(
+    readonly server: RunningServer,
+    readonly dataDir: string,
+  ) {
+    this.loopDelay.enable();
+    this.peakTimer = setInterval(() => this.samplePeak(), 250);
+    this.peakTimer.unref();
+  }
+
+  static async start(): Promise<ServerUnderTest> {
+    const dataDir = await mkdtemp(join(tmpdir(), "branchline-bench-"));
+    const server = await startServer({ ...BENCH_ENV, DATA_DIR: dataDir });
+    for (const branch of BENCH_BRANCHES) {
+      const res = await fetch(`${server.url}/admin/api/branches`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" },
+        body: JSON.stringify(branch),
+      });
+      if (res.status !== 201) throw new Error(`creating branch ${branch.code}: HTTP ${res.status} ${await res.text()}`);
+    }
+    return new ServerUnderTest(server, dataDir);
+  }
+
+  get url(): string {
+    return this.server.url;
+  }
+
+  /** Starts a measurement window: CPU and event-loop delay are reported for what follows. */
+  window(): () => ServerWindow {
+    const cpu = process.cpuUsage();
+    const t0 = performance.now();
+    this.loopDelay.reset();
+    return () => {
+      const used = process.cpuUsage(cpu);
+      const ms = performance.now() - t0;
+      return {
+        cpuPct: round(((used.user + used.system) / 1000 / ms) * 100, 0),
+        eventLoopP99Ms: round(this.loopDelay.percentile(99) / 1e6),
+        eventLoopMaxMs: round(this.loopDelay.max / 1e6),
+        memory: memorySample(),
+      };
+    };
+  }
+
+  async queues(): Promise<QueueDepths> {
+    return this.server.store.read(async (tx) => ({
+      inbound: await tx.countByIndex("jobs", "queue", "inbound"),
+      deliver: await tx.countByIndex("jobs", "queue", "deliver"),
+      send: await tx.countByIndex("jobs", "queue", "send"),
+      dead: await tx.countByIndex("jobs", "state", "dead"),
+    }));
+  }
+
+  /** Inbound messages the worker has routed so far (all rules). */
+  async messagesRouted(): Promise<number> {
+    const metric = await this.server.app.metrics.inboundMessages.get();
+    return metric.values.reduce((sum, v) => sum + v.value, 0);
+  }
+
+  async routedByRule(): Promise<Record<string, number>> {
+    const metric = await this.server.app.metrics.inboundMessages.get();
+    return Object.fromEntries(metric.values.map((v) => [String(v.labels.rule), v.value]));
+  }
+
+  /**
+   * Polls until the inbound queue, then the deliver queue, are empty (or `timeoutMs` passes).
+   * Times are from the call; undefined when the queue did not empty in time.
+   */
+  async drain(timeoutMs: number, pollMs = 20): Promise<{ inboundMs?: number; deliverMs?: number; left: QueueDepths }> {
+    const t0 = performance.now();
+    let inboundMs: number | undefined;
+    let deliverMs: number | undefined;
+    for (;;) {
+      const q = await this.queues();
+      const elapsed = performance.now() - t0;
+      if (inboundMs === undefined && q.inbound === 0) inboundMs = round(elapsed, 0);
+      if (inboundMs !== undefined && deliverMs === undefined && q.deliver === 0) deliverMs = round(elapsed, 0);
+      if (deliverMs !== undefined || elapsed > timeoutMs) return { inboundMs, deliverMs, left: q };
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+
+  /** Prometheus text of `/metrics`, fetched once at the end (queues are empty by then). */
+  async metricsText(): Promise<string> {
+    return (await fetch(`${this.url}/metrics`)).text();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.peakTimer);
+    this.loopDelay.disable();
+    await this.server.close();
+    await rm(this.dataDir, { recursive: true, force: true });
+  }
+
+  private samplePeak(): void {
+    const m = memorySample();
+    if (m.rssMB > this.peak.rssMB) this.peak = { ...this.peak, rssMB: m.rssMB };
+    if (m.heapUsedMB > this.peak.heapUsedMB) this.peak = { ...this.peak, heapUsedMB: m.heapUsedMB, heapTotalMB: m.heapTotalMB };
+  }
+}
