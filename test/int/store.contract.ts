@@ -10,6 +10,8 @@ import type {
   MessageRecord,
   SeenKey,
   SettingRecord,
+  TemplateRecord,
+  DailyStatsRecord,
 } from "../../backend/src/domain/types.js";
 import { INDEXES, type ClaimOptions, type CollectionName, type Collections, type Store, type Tx } from "../../backend/src/store/store.port.js";
 
@@ -98,6 +100,8 @@ const SAMPLES: { [K in CollectionName]: (id: string, key: Key) => Collections[K]
   managementEvents: (id, key): ManagementEventRecord => ({ id, field: `field_${key}`, receivedAt: T0, value: { key } }),
   seenKeys: (id): SeenKey => ({ id, at: T0 }),
   settings: (id, key) => setting(id, { key }),
+  templates: (id, key): TemplateRecord => ({ id, metaId: `meta-${key}`, name: `tpl_${key}`, language: "ru", status: "APPROVED", category: "UTILITY", parameterFormat: "POSITIONAL", components: [], syncedAt: T0, updatedAt: T0 }),
+  dailyStats: (id, key): DailyStatsRecord => ({ id, branchId: `br-${key}`, day: "2026-11-25", counts: { inbound: 1 } }),
 };
 
 /** Untyped view of a transaction for tests that loop over every collection and index. */

@@ -43,6 +43,8 @@ export interface Customer {
   aliases: string[];
   /** Epoch ms of the last message from the customer (opens the 24-hour window). */
   lastInboundAt?: number;
+  /** Set while the customer refuses marketing messages (stop word or Meta's user_preferences). */
+  marketingOptOut?: { at: number; source: "stop_word" | "user_preferences" };
   createdAt: number;
   updatedAt: number;
 }
@@ -180,4 +182,31 @@ export interface SeenKey {
 export interface SettingRecord {
   id: string;
   value: unknown;
+}
+
+/** A message template as synced from the business account. Id: `<name>|<language>`. */
+export interface TemplateRecord {
+  id: string;
+  metaId?: string;
+  name: string;
+  language: string;
+  /** APPROVED, PENDING, REJECTED, PAUSED, DISABLED, … — only APPROVED can be sent. */
+  status: string;
+  /** MARKETING, UTILITY, AUTHENTICATION. */
+  category: string;
+  parameterFormat: "POSITIONAL" | "NAMED";
+  /** Meta's component definitions, as listed by the Graph API. */
+  components: unknown[];
+  qualityScore?: string;
+  rejectedReason?: string;
+  syncedAt: number;
+  updatedAt: number;
+}
+
+/** Per-branch, per-day counters (analytics and cost reports). Id: `<branchId>|<YYYY-MM-DD>`. */
+export interface DailyStatsRecord {
+  id: string;
+  branchId: string;
+  day: string;
+  counts: Record<string, number>;
 }

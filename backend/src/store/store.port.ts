@@ -9,6 +9,8 @@ import type {
   MessageRecord,
   SeenKey,
   SettingRecord,
+  TemplateRecord,
+  DailyStatsRecord,
 } from "../domain/types.js";
 
 /**
@@ -28,6 +30,8 @@ export interface Collections {
   managementEvents: ManagementEventRecord;
   seenKeys: SeenKey;
   settings: SettingRecord;
+  templates: TemplateRecord;
+  dailyStats: DailyStatsRecord;
 }
 export type CollectionName = keyof Collections;
 
@@ -47,6 +51,8 @@ export const INDEXES = {
   managementEvents: { field: (e: ManagementEventRecord) => e.field },
   seenKeys: {},
   settings: {},
+  templates: { name: (t: TemplateRecord) => t.name, metaId: (t: TemplateRecord) => t.metaId },
+  dailyStats: { branchId: (d: DailyStatsRecord) => d.branchId },
 } as const satisfies { [K in CollectionName]: Record<string, (row: Collections[K]) => string | undefined> };
 
 export type IndexName<K extends CollectionName> = keyof (typeof INDEXES)[K] & string;
