@@ -10,17 +10,31 @@ import { percentile, round, summarize } from "./stats.js";
  * the BENCH_GENERATOR env var (JSON `GeneratorInit`); runs phases on IPC command.
  */
 
-const init = JSON.parse(process.env.BENCH_GENERATOR ?? "null") as GeneratorInit | null;
-if (!init || !process.send) throw new Error("load-generator.ts is started by bench/run.ts");
+const init = readInit();
 const target = new URL("/webhooks/whatsapp", init.url);
 const agent = new http.Agent({ keepAlive: true, maxSockets: init.maxSockets });
 const factory = new PayloadFactory(init);
 const send = (msg: FromGenerator) => process.send!(msg);
 
+function readInit(): GeneratorInit {
+  const parsed = JSON.parse(process.env.BENCH_GENERATOR ?? "null") as GeneratorInit | null;
+  if (!parsed || !process.send) throw new Error("load-generator.ts is started by bench/run.ts");
+  return parsed;
+}
+
 type Outcome = { ok: true } | { ok: false; kind: string };
 
-function post(batch: SignedBatch): Promise<Outcome> {
+/**
+ * One webhook POST. `deadline` (performance.now() time) bounds the whole request including time
+ * queued in the agent: a webhook Meta sees unanswered that long is failed ("timeout").
+ */
+function post(batch: SignedBatch, deadline: number): Promise<Outcome> {
   return new Promise((resolve) => {
+    const timer = setTimeout(() => req.destroy(Object.assign(new Error("timeout"), { code: "timeout" })), Math.max(0, deadline - performance.now()));
+    const done = (outcome: Outcome) => {
+      clearTimeout(timer);
+      resolve(outcome);
+    };
     const req = http.request(
       {
         agent,
@@ -28,7 +42,6 @@ function post(batch: SignedBatch): Promise<Outcome> {
         port: target.port,
         path: target.pathname,
         method: "POST",
-        timeout: init!.requestTimeoutMs,
         headers: {
           "content-type": "application/json",
           "content-length": batch.body.length,
@@ -37,12 +50,11 @@ function post(batch: SignedBatch): Promise<Outcome> {
       },
       (res) => {
         res.resume();
-        res.on("end", () => resolve(res.statusCode === 200 ? { ok: true } : { ok: false, kind: `http_${res.statusCode}` }));
-        res.on("error", (err) => resolve({ ok: false, kind: errorKind(err) }));
+        res.on("end", () => done(res.statusCode === 200 ? { ok: true } : { ok: false, kind: `http_${res.statusCode}` }));
+        res.on("error", (err) => done({ ok: false, kind: errorKind(err) }));
       },
     );
-    req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "TIMEOUT" })));
-    req.on("error", (err) => resolve({ ok: false, kind: errorKind(err) }));
+    req.on("error", (err) => done({ ok: false, kind: errorKind(err) }));
     req.end(batch.body);
   });
 }
@@ -115,7 +127,7 @@ async function openLoop(phase: Extract<PhaseSpec, { kind: "open" }>): Promise<Ph
       rec.requests++;
       rec.sent += batch.messages;
       lags.push(performance.now() - due);
-      const p = post(batch).then((outcome) => rec.record(batch, outcome, performance.now() - due));
+      const p = post(batch, due + init.requestTimeoutMs).then((outcome) => rec.record(batch, outcome, performance.now() - due));
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));
     }
@@ -137,7 +149,7 @@ async function closedLoop(phase: Extract<PhaseSpec, { kind: "closed" }>): Promis
       rec.requests++;
       rec.sent += batch.messages;
       const t0 = performance.now();
-      const outcome = await post(batch);
+      const outcome = await post(batch, t0 + init.requestTimeoutMs);
       rec.record(batch, outcome, performance.now() - t0);
     }
   };

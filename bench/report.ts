@@ -4,6 +4,8 @@ import type { MemorySample, QueueDepths, ServerWindow } from "./server-harness.j
 /** The bench's results: one markdown table for the terminal, everything in `latest.json`. */
 
 export interface WorkerFigures {
+  /** Messages already routed (so stored) when the phase began: the store only grows during the bench. */
+  messagesInStoreAtStart: number;
   /** Messages routed while the load ran, per second of load. */
   routedDuringLoadPerSec: number;
   /** Inbound jobs (webhook bodies) still queued when the load stopped. */
@@ -18,8 +20,12 @@ export interface WorkerFigures {
 
 export interface PhaseReport {
   load: PhaseResult;
-  worker: WorkerFigures;
+  /** Diagnostic phase: job workers stopped, so only the acknowledgement path runs. */
+  workersPaused: boolean;
+  worker?: WorkerFigures;
   server: ServerWindow;
+  /** Host CPU not used by the server or the load generator (other work on the machine), % of one core. */
+  otherCpuPct: number;
 }
 
 export interface Targets {
@@ -28,13 +34,14 @@ export interface Targets {
 }
 
 export interface BenchReport {
-  machine: { cpus: number; cpuModel: string; totalMemMB: number; node: string; platform: string; date: string };
+  machine: { cpus: number; cpuModel: string; totalMemMB: number; node: string; platform: string; date: string; loadAvgAtStart: number[]; loadAvgAtEnd: number[] };
   config: Record<string, unknown>;
   memory: { before: MemorySample; after: MemorySample; peak: MemorySample };
   phases: PhaseReport[];
   headline: { rate: number; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number };
   targets: Targets;
   routedByRule: Record<string, number>;
+  messagesInStoreAtEnd: number;
   finalQueues: QueueDepths;
   totalMs: number;
 }
@@ -45,20 +52,24 @@ const passFail = (ok: boolean) => (ok ? "PASS" : "FAIL");
 
 export function markdownTable(r: BenchReport): string {
   const head = [
-    "Scenario", "Offered", "Acked msg/s", "Req", "p50 ms", "p95 ms", "p99 ms", "max ms", "Err",
-    "Worker msg/s (load)", "Drain s", "E2E msg/s", "Srv CPU %", "EL p99/max ms", "RSS / heap MB", "Target",
+    "Scenario", "Acked msg/s", "Req", "p50 ms", "p95 ms", "p99 ms", "max ms", "Err",
+    "Worker msg/s (load)", "Drain s", "E2E msg/s", "Srv CPU %", "Other CPU %", "EL p99/max ms",
+    "Commit p50/p99 ms", "Compactions (max ms)", "Msgs in store", "RSS / heap MB", "Target",
   ];
+  const blank = (n: number) => Array.from({ length: n }, () => "–");
   const rows: string[][] = [];
-  rows.push(["Server idle, before load", "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", mem(r.memory.before), ""]);
+  rows.push(["Server idle, before load", ...blank(16), mem(r.memory.before), ""]);
   for (const p of r.phases) {
     const l = p.load;
-    const drain = p.worker.inboundDrainMs === undefined ? `>${fmt(l.elapsedMs / 1000, 0)} (left ${p.worker.left.inbound})` : fmt(p.worker.inboundDrainMs / 1000, 1);
+    const w = p.worker;
+    const drain = !w ? "–" : w.inboundDrainMs === undefined ? `not drained (${w.left.inbound} jobs left)` : fmt(w.inboundDrainMs / 1000, 1);
     let target = "";
     if (l.kind === "open" && l.offered === r.headline.rate) target = `p99 < ${r.targets.p99At1000.targetMs} ms: ${passFail(r.targets.p99At1000.pass)}`;
-    if (l.kind === "closed") target = `≥ ${int(r.targets.sustained.target)} msg/s: ${passFail(r.targets.sustained.pass)}`;
+    if (l.kind === "closed" && !p.workersPaused) target = `≥ ${int(r.targets.sustained.target)} msg/s: ${passFail(r.targets.sustained.pass)}`;
+    if (p.workersPaused) target = "diagnostic, not a target";
+    const name = l.kind === "open" ? `Open loop ${int(l.offered)} msg/s` : `Closed loop, ${l.offered} senders${p.workersPaused ? ", workers paused (ack path only)" : ""}`;
     rows.push([
-      l.kind === "open" ? `Open loop ${int(l.offered)} msg/s` : `Closed loop, ${l.offered} senders`,
-      l.kind === "open" ? `${int(l.offered)} msg/s` : `${l.offered} conc.`,
+      name,
       int(l.ackedMsgsPerSec),
       int(l.requests),
       fmt(l.latencyMs.p50),
@@ -66,16 +77,20 @@ export function markdownTable(r: BenchReport): string {
       fmt(l.latencyMs.p99),
       fmt(l.latencyMs.max),
       int(l.errors),
-      int(p.worker.routedDuringLoadPerSec),
+      w ? int(w.routedDuringLoadPerSec) : "paused",
       drain,
-      int(p.worker.endToEndMsgsPerSec),
+      w ? int(w.endToEndMsgsPerSec) : "–",
       int(p.server.cpuPct),
+      int(p.otherCpuPct),
       `${fmt(p.server.eventLoopP99Ms, 0)} / ${fmt(p.server.eventLoopMaxMs, 0)}`,
+      `${fmt(p.server.store.appendMs.p50)} / ${fmt(p.server.store.appendMs.p99)}`,
+      p.server.store.compactions ? `${p.server.store.compactions} (${int(p.server.store.compactionMsMax)})` : "0",
+      w ? int(w.messagesInStoreAtStart) : "–",
       mem(p.server.memory),
       target,
     ]);
   }
-  rows.push(["Server after load (drained)", "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", `${mem(r.memory.after)} (peak ${mem(r.memory.peak)})`, ""]);
+  rows.push(["Server after load", ...blank(15), int(r.messagesInStoreAtEnd), `${mem(r.memory.after)} (peak ${mem(r.memory.peak)})`, ""]);
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
   return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
 }

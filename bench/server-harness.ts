@@ -1,9 +1,10 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import os, { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from "node:perf_hooks";
 import { startServer, type RunningServer } from "../backend/src/server.js";
 import { round } from "./stats.js";
+import { installStoreProbe, storeWindow, type StoreWindow } from "./store-probe.js";
 
 /**
  * The server under test, started in this process (the load comes from a child process), plus
@@ -44,13 +45,25 @@ export interface QueueDepths {
 }
 
 export interface ServerWindow {
+  /** CPU of this process (server + its worker), in % of one core. */
   cpuPct: number;
+  /** CPU busy on the whole host, in % of one core (2 cores = 200 %): shows other load on the machine. */
+  hostBusyPct: number;
+  wallMs: number;
+  store: StoreWindow;
+  /** Size of the data directory (journal + snapshot) at the end of the window. */
+  dataDirMB: number;
   eventLoopP99Ms: number;
   eventLoopMaxMs: number;
   memory: MemorySample;
 }
 
 const MB = 1024 * 1024;
+
+/** CPU time all cores of the host spent busy since boot, in ms. */
+function hostBusyMs(): number {
+  return os.cpus().reduce((sum, c) => sum + c.times.user + c.times.nice + c.times.sys + c.times.irq, 0);
+}
 
 export function memorySample(): MemorySample {
   const m = process.memoryUsage();
@@ -72,6 +85,7 @@ export class ServerUnderTest {
   }
 
   static async start(): Promise<ServerUnderTest> {
+    installStoreProbe();
     const dataDir = await mkdtemp(join(tmpdir(), "branchline-bench-"));
     const server = await startServer({ ...BENCH_ENV, DATA_DIR: dataDir });
     for (const branch of BENCH_BRANCHES) {
@@ -90,15 +104,21 @@ export class ServerUnderTest {
   }
 
   /** Starts a measurement window: CPU and event-loop delay are reported for what follows. */
-  window(): () => ServerWindow {
+  window(): () => Promise<ServerWindow> {
     const cpu = process.cpuUsage();
+    const host = hostBusyMs();
     const t0 = performance.now();
+    const store = storeWindow();
     this.loopDelay.reset();
-    return () => {
+    return async () => {
       const used = process.cpuUsage(cpu);
       const ms = performance.now() - t0;
       return {
         cpuPct: round(((used.user + used.system) / 1000 / ms) * 100, 0),
+        hostBusyPct: round(((hostBusyMs() - host) / ms) * 100, 0),
+        wallMs: round(ms, 0),
+        store: store(),
+        dataDirMB: await this.dataDirMB(),
         eventLoopP99Ms: round(this.loopDelay.percentile(99) / 1e6),
         eventLoopMaxMs: round(this.loopDelay.max / 1e6),
         memory: memorySample(),
@@ -113,6 +133,11 @@ export class ServerUnderTest {
       send: await tx.countByIndex("jobs", "queue", "send"),
       dead: await tx.countByIndex("jobs", "state", "dead"),
     }));
+  }
+
+  /** Stops the job workers (inbound routing, deliveries, sends): the diagnostic ack-path-only phase. */
+  async pauseWorkers(): Promise<void> {
+    await this.server.app.stop();
   }
 
   /** Inbound messages the worker has routed so far (all rules). */
@@ -142,6 +167,12 @@ export class ServerUnderTest {
       if (deliverMs !== undefined || elapsed > timeoutMs) return { inboundMs, deliverMs, left: q };
       await new Promise((r) => setTimeout(r, pollMs));
     }
+  }
+
+  async dataDirMB(): Promise<number> {
+    let bytes = 0;
+    for (const name of await readdir(this.dataDir)) bytes += (await stat(join(this.dataDir, name))).size;
+    return round(bytes / MB, 1);
   }
 
   /** Prometheus text of `/metrics`, fetched once at the end (queues are empty by then). */

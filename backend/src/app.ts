@@ -1,28 +1,36 @@
+import { createHmac } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { AxiosInstance } from "axios";
 import express, { type Express } from "express";
 import type { Config } from "./config.js";
+import { AppError } from "./errors.js";
 import { BranchService } from "./branches/branch.service.js";
-import { graphSender } from "./channels/whatsapp/graph.client.js";
+import { createGraphClient, type GraphClient } from "./channels/whatsapp/graph.client.js";
 import { inboxConnector } from "./crm/inbox/inbox.adapter.js";
 import { notYetConnected } from "./crm/pending.adapter.js";
 import { defineRegistry, type CrmRegistry } from "./crm/registry.js";
 import { webhookConnector } from "./crm/webhook/webhook.adapter.js";
+import { DEFAULT_OPT_IN_WORDS, DEFAULT_OPT_OUT_WORDS } from "./domain/opt-out.js";
+import type { Job } from "./domain/types.js";
 import { EventBus } from "./events/event-bus.js";
 import { adminRouter } from "./http/admin.router.js";
+import { branchApiRouter } from "./http/branch-api.router.js";
 import { errorMiddleware } from "./http/error.middleware.js";
 import { inboxRouter } from "./http/inbox.router.js";
+import { mediaRouter, signMediaUrl } from "./http/media.router.js";
 import { opsRouter } from "./http/ops.router.js";
 import { sandboxRouter } from "./http/sandbox.router.js";
 import { whatsappWebhookRouter } from "./http/whatsapp-webhook.router.js";
 import { deliverHandler } from "./inbound/deliver.worker.js";
 import { inboundHandler, type Effect } from "./inbound/inbound.worker.js";
+import { mediaHandler, type MediaSource } from "./inbound/media.worker.js";
 import { JobRunner } from "./jobs/job-runner.js";
 import type { Logger } from "./ops/logger.js";
 import { createMetrics } from "./ops/metrics.js";
-import { sendHandler } from "./outbound/send.worker.js";
+import { Sender } from "./outbound/sender.js";
 import type { WhatsAppSender } from "./outbound/sender.port.js";
+import { demoTemplates, syncTemplates } from "./outbound/template-sync.js";
 import { SandboxPhone } from "./sandbox/sandbox-phone.js";
 import { SecretBox } from "./security/secret-box.js";
 import type { Store } from "./store/store.port.js";
@@ -39,22 +47,26 @@ export interface AppDeps {
   now?: () => number;
   /** Directory holding the built pages (inbox.js, sandbox.js). */
   webDir?: string;
-  /** Tests start workers themselves to simulate a crash between the 200 and the routing. */
-  startWorkers?: boolean;
 }
 
 export interface App {
   express: Express;
   runner: JobRunner;
+  sender: Sender;
   bus: EventBus;
   branches: BranchService;
   metrics: ReturnType<typeof createMetrics>;
   sandbox?: SandboxPhone;
   /** Tells the sandbox phone where this process listens (known only after listen). */
   setSelfUrl(url: string): void;
-  start(): void;
+  /** Pulls every template of the business account (production) or seeds the demo ones (sandbox). */
+  syncTemplates(): Promise<void>;
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
+
+const MEDIA_LINK_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+const TEMPLATE_RESYNC_DEBOUNCE_MS = 30_000;
 
 /** The only place that wires everything together. */
 export function createApp(deps: AppDeps): App {
@@ -64,6 +76,8 @@ export function createApp(deps: AppDeps): App {
   const metrics = createMetrics();
   const box = new SecretBox(deps.secretKey);
   const branches = new BranchService(store, box, now);
+  // Media links are signed with a key of their own, derived from SECRET_KEY.
+  const mediaSecret = createHmac("sha256", deps.secretKey).update("media-links").digest("base64url");
   let selfUrl = config.PUBLIC_URL;
   let workersRunning = false;
 
@@ -75,13 +89,23 @@ export function createApp(deps: AppDeps): App {
   });
 
   const sandbox = config.sandbox ? new SandboxPhone({ store, bus, http: deps.http, appSecret: deps.appSecret, selfUrl: () => selfUrl, now }) : undefined;
-  const sender: WhatsAppSender =
-    sandbox ??
-    graphSender({ http: deps.http, graphUrl: config.WHATSAPP_GRAPH_URL, phoneNumberId: config.WHATSAPP_PHONE_NUMBER_ID!, accessToken: config.WHATSAPP_ACCESS_TOKEN! });
+  const graph: GraphClient | undefined = sandbox
+    ? undefined
+    : createGraphClient({ http: deps.http, graphUrl: config.WHATSAPP_GRAPH_URL, phoneNumberId: config.WHATSAPP_PHONE_NUMBER_ID!, wabaId: config.WHATSAPP_WABA_ID, accessToken: config.WHATSAPP_ACCESS_TOKEN! });
+  const client: WhatsAppSender = sandbox ?? graph!;
+  const media: MediaSource = graph ?? {
+    getMediaUrl: async () => {
+      throw new AppError({ code: "sandbox_no_media", message: "the sandbox phone sends no media", retryable: false });
+    },
+    downloadMedia: async () => {
+      throw new AppError({ code: "sandbox_no_media", message: "the sandbox phone sends no media", retryable: false });
+    },
+  };
+  const mediaUrl = (base: string, messageId: string) => signMediaUrl(base, mediaSecret, messageId, now() + MEDIA_LINK_TTL_MS);
 
   const routingDefaults = {
     bindingTtlMs: Math.round(config.BINDING_TTL_DAYS * 86_400_000),
-    ...(config.CHANGE_BRANCH_PHRASES ? { changeBranchPhrases: config.CHANGE_BRANCH_PHRASES.split(",").map((s) => s.trim()).filter(Boolean) } : {}),
+    ...(config.CHANGE_BRANCH_PHRASES ? { changeBranchPhrases: splitList(config.CHANGE_BRANCH_PHRASES) } : {}),
   };
 
   const runner: JobRunner = new JobRunner({
@@ -96,17 +120,59 @@ export function createApp(deps: AppDeps): App {
         now,
         phoneNumberId: config.sandbox ? undefined : config.WHATSAPP_PHONE_NUMBER_ID,
         routingDefaults,
+        optWords: {
+          optOut: config.OPT_OUT_WORDS ? splitList(config.OPT_OUT_WORDS) : DEFAULT_OPT_OUT_WORDS,
+          optIn: config.OPT_IN_WORDS ? splitList(config.OPT_IN_WORDS) : DEFAULT_OPT_IN_WORDS,
+        },
         findCrmOwners: async () => [], // no connector of this release has the crmOwnership capability
         afterCommit: (effects) => afterInbound(effects),
       }),
-      deliverHandler({ store, registry, metrics, maxAttempts: config.DELIVERY_MAX_ATTEMPTS, backoffMs: config.DELIVERY_BACKOFF_MS }),
-      sendHandler({ store, sender, logger, now, afterCommit: () => runner.wake() }),
+      deliverHandler({ store, registry, metrics, now, maxAttempts: config.DELIVERY_MAX_ATTEMPTS, backoffMs: config.DELIVERY_BACKOFF_MS, mediaUrl: (id) => mediaUrl(config.PUBLIC_URL, id) }),
+      mediaHandler({ store, dataDir: config.DATA_DIR, graph: media, now, logger }),
     ],
   });
 
+  const outbound = new Sender({
+    store,
+    client,
+    logger,
+    metrics,
+    now,
+    mps: config.WHATSAPP_MPS,
+    pairRule: { intervalMs: 6000, burst: config.WHATSAPP_PAIR_BURST },
+    reconcileMs: config.SEND_RECONCILE_SECONDS * 1000,
+    afterCommit: () => runner.wake(),
+  });
+  const queued = (job: Job) => outbound.add(job);
+
+  async function refreshTemplates(): Promise<void> {
+    if (graph) {
+      const result = await syncTemplates({ store, list: () => graph.listTemplates(), now, logger });
+      logger.info(result, "templates synced");
+    } else {
+      await store.transact(async (tx) => {
+        if ((await tx.list("templates", { limit: 1 })).length > 0) return;
+        for (const t of demoTemplates(now())) await tx.put("templates", t);
+      });
+    }
+  }
+  let resyncTimer: NodeJS.Timeout | undefined;
+  function scheduleTemplateResync(): void {
+    if (resyncTimer || !graph) return;
+    resyncTimer = setTimeout(() => {
+      resyncTimer = undefined;
+      void refreshTemplates().catch((err) => logger.warn({ err }, "template re-sync failed"));
+    }, TEMPLATE_RESYNC_DEBOUNCE_MS);
+    resyncTimer.unref();
+  }
+
   function afterInbound(effects: Effect[]): void {
-    if (effects.some((e) => e.type !== "phone.status")) runner.wake();
-    for (const e of effects) if (e.type === "phone.status") bus.emit("phone.status", { phone: e.phone, id: e.id, status: e.status });
+    if (effects.some((e) => e.type === "delivery" || e.type === "media")) runner.wake();
+    for (const e of effects) {
+      if (e.type === "send") queued(e.job);
+      else if (e.type === "phone.status") bus.emit("phone.status", { phone: e.phone, id: e.id, status: e.status });
+      else if (e.type === "templates") scheduleTemplateResync();
+    }
   }
 
   const app = express();
@@ -116,11 +182,24 @@ export function createApp(deps: AppDeps): App {
     res.set({ "x-content-type-options": "nosniff", "referrer-policy": "no-referrer" });
     next();
   });
-  app.use(opsRouter({ store, metrics, workersRunning: () => workersRunning }));
+  app.use(opsRouter({ store, metrics, workersRunning: () => workersRunning, senderPaused: () => outbound.paused }));
   app.use(whatsappWebhookRouter({ store, metrics, appSecret: deps.appSecret, verifyToken: config.WHATSAPP_VERIFY_TOKEN, now, onStored: () => runner.wake() }));
+  app.use(mediaRouter({ store, dataDir: config.DATA_DIR, secret: mediaSecret, now }));
   app.use(express.json({ limit: "1mb" }));
-  app.use(adminRouter({ store, branches, adminToken: deps.adminToken, routingDefaults, now, onJobsChanged: () => runner.wake() }));
-  app.use(inboxRouter({ store, bus, now, onQueued: () => runner.wake() }));
+  app.use(
+    adminRouter({
+      store,
+      branches,
+      adminToken: deps.adminToken,
+      routingDefaults,
+      now,
+      onJobsChanged: () => runner.wake(),
+      sender: outbound,
+      syncTemplates: refreshTemplates,
+    }),
+  );
+  app.use(branchApiRouter({ store, now, onQueued: queued }));
+  app.use(inboxRouter({ store, bus, now, onQueued: queued, mediaUrl: (id) => mediaUrl("", id) }));
   if (sandbox) app.use(sandboxRouter({ store, bus, phone: sandbox }));
   const webDir = deps.webDir ?? join(process.cwd(), "dist", "web");
   app.use("/assets", express.static(webDir, { fallthrough: true, maxAge: "5m" }));
@@ -136,6 +215,7 @@ export function createApp(deps: AppDeps): App {
   return {
     express: app,
     runner,
+    sender: outbound,
     bus,
     branches,
     metrics,
@@ -143,13 +223,25 @@ export function createApp(deps: AppDeps): App {
     setSelfUrl: (url) => {
       selfUrl = url;
     },
-    start() {
+    syncTemplates: refreshTemplates,
+    async start() {
       runner.start();
+      await outbound.start();
       workersRunning = true;
+      // Start-up must not depend on Meta answering: a failed sync is logged and retried on the next template webhook.
+      void refreshTemplates().catch((err) => logger.warn({ err }, "template sync at start failed"));
     },
     async stop() {
       workersRunning = false;
+      if (resyncTimer) clearTimeout(resyncTimer);
+      await outbound.stop();
       await runner.stop();
     },
   };
 }
+
+const splitList = (s: string) =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);

@@ -27,6 +27,8 @@ const schema = z.object({
   WHATSAPP_PHONE_NUMBER_ID: z.string().regex(/^\d+$/, "must be the numeric phone_number_id").optional(),
   WHATSAPP_WABA_ID: z.string().regex(/^\d+$/, "must be the numeric WABA id").optional(),
   WHATSAPP_MPS: z.coerce.number().int().min(1).max(10_000).default(80),
+  WHATSAPP_PAIR_BURST: z.coerce.number().int().min(1).max(45).default(45),
+  SEND_RECONCILE_SECONDS: z.coerce.number().positive().max(86_400).default(120),
   AMOCRM_CLIENT_ID: optionalText,
   AMOCRM_CLIENT_SECRET: optionalText,
   AMOCRM_REDIRECT_URI: url.optional(),
@@ -40,6 +42,8 @@ const schema = z.object({
   // Our own additions (documented in the README).
   BINDING_TTL_DAYS: z.coerce.number().positive().default(30),
   CHANGE_BRANCH_PHRASES: z.string().optional(),
+  OPT_OUT_WORDS: z.string().optional(),
+  OPT_IN_WORDS: z.string().optional(),
   DELIVERY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
   DELIVERY_BACKOFF_MS: durationMs.default(1000),
   SANDBOX: z.enum(["auto", "on", "off"]).default("auto"),

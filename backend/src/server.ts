@@ -45,7 +45,7 @@ export async function startServer(env: Record<string, string | undefined>, opts:
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
   app.setSelfUrl(url);
-  app.start();
+  await app.start();
   return {
     url,
     config,

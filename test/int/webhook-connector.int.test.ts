@@ -79,7 +79,7 @@ describe("webhook connector", () => {
     // Second life on the same data directory finishes the pending work.
     const store2 = await LowdbStore.open({ dir });
     const app2 = createApp({ ...deps, store: store2 });
-    app2.start();
+    await app2.start();
     cleanups.push(async () => {
       await app2.stop();
       await store2.close();

@@ -1,6 +1,6 @@
 import type { MessageStatus } from "./types.js";
 
-const RANK: Record<MessageStatus, number> = { received: 0, queued: 0, sent: 1, delivered: 2, read: 3, played: 4, failed: 5 };
+const RANK: Record<MessageStatus, number> = { received: 0, queued: 0, sending: 0, sent: 1, delivered: 2, read: 3, played: 4, failed: 5 };
 
 /**
  * Statuses arrive in any order: apply one only if it moves the message forward. `read` implies
@@ -8,7 +8,7 @@ const RANK: Record<MessageStatus, number> = { received: 0, queued: 0, sent: 1, d
  * `delivered` but never undoes `read`/`played`.
  */
 export function nextStatus(current: MessageStatus, incoming: string): MessageStatus | undefined {
-  if (!(incoming in RANK) || incoming === "received" || incoming === "queued") return undefined;
+  if (!(incoming in RANK) || incoming === "received" || incoming === "queued" || incoming === "sending") return undefined;
   const next = incoming as MessageStatus;
   if (current === "failed") return undefined;
   if (next === "failed") return RANK[current] < RANK.read ? "failed" : undefined;

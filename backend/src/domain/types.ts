@@ -24,6 +24,8 @@ export interface Branch {
   webhookSecretSealed?: string;
   /** scrypt-free: SHA-256 of a 256-bit random key is enough (keys are not guessable passwords). */
   keyHash: string;
+  /** Optional cap on messages the branch may send per day (UTC); unset = no cap. */
+  dailyQuota?: number;
   /** First characters of the key, to tell keys apart in the console without revealing them. */
   keyPrefix: string;
   createdAt: number;
@@ -94,7 +96,8 @@ export interface Dialog {
   crmRefs?: Record<string, string>;
 }
 
-export type MessageStatus = "received" | "queued" | "sent" | "delivered" | "read" | "played" | "failed";
+/** `sending`: the send was recorded as started; its outcome is unknown until Meta answers or a status arrives. */
+export type MessageStatus = "received" | "queued" | "sending" | "sent" | "delivered" | "read" | "played" | "failed";
 
 export interface MessageMedia {
   mediaId?: string;
@@ -106,6 +109,11 @@ export interface MessageMedia {
   file?: string;
   /** Sandbox/outbound: a URL the UI may show directly. */
   url?: string;
+  /** Inbound download: `stored` once the file is on disk, `failed` when it never will be. */
+  status?: "stored" | "failed";
+  /** Bytes of the stored file. */
+  size?: number;
+  error?: { code: string; message: string };
 }
 
 export interface MessageRecord {
@@ -119,9 +127,9 @@ export interface MessageRecord {
   kind: string;
   text?: string;
   media?: MessageMedia;
-  /** Interactive payload we sent (menu lists, buttons) or a template we sent. */
-  interactive?: unknown;
-  template?: { name: string; language: string; params: unknown[] };
+  /** What we send, channel-shaped (OutboundContent: text, list, buttons, template, media…). */
+  outbound?: unknown;
+  template?: { name: string; language: string; category?: string; params?: unknown };
   status: MessageStatus;
   error?: { code: string; message: string };
   routing?: { rule: RoutingRule; reason: string };
@@ -134,6 +142,11 @@ export interface MessageRecord {
   inbound?: unknown;
   /** Who produced an outbound message: reply, menu, automation, campaign… */
   origin?: string;
+  /** When the current send attempt was recorded as started (status `sending`). */
+  sendingSince?: number;
+  sendAttempts?: number;
+  /** Pricing of the delivered message as Meta reported it (statuses webhook). */
+  pricing?: { category?: string; type?: string; billable?: boolean; pricingModel?: string };
 }
 
 export type JobState = "pending" | "running" | "dead";
@@ -175,8 +188,10 @@ export interface ManagementEventRecord {
 }
 
 export interface SeenKey {
-  id: string; // e.g. msg:<wamid>
+  id: string; // e.g. msg:<wamid>, idem:<branch>:<key hash>
   at: number;
+  /** What the key produced (an idempotent request's message id). */
+  ref?: string;
 }
 
 export interface SettingRecord {

@@ -6,6 +6,8 @@ import { createBranchSchema, updateBranchSchema } from "../branches/branch.schem
 import type { RoutingSettings } from "../domain/routing.js";
 import { ROUTING_SETTINGS_ID, loadRoutingSettings } from "../inbound/routing-settings.js";
 import type { Store } from "../store/store.port.js";
+import type { Sender } from "../outbound/sender.js";
+import { describeTemplate } from "../domain/templates.js";
 import { requireAdmin } from "./auth.js";
 import { validate } from "./validate.js";
 
@@ -16,6 +18,8 @@ export interface AdminDeps {
   routingDefaults: Partial<RoutingSettings>;
   now: () => number;
   onJobsChanged(): void;
+  sender: Pick<Sender, "paused" | "resume" | "queued">;
+  syncTemplates(): Promise<void>;
 }
 
 const routingSettingsSchema = z.strictObject({
@@ -108,6 +112,27 @@ export function adminRouter(deps: AdminDeps): Router {
       await tx.delete("jobs", job.id);
     });
     res.sendStatus(204);
+  });
+
+  router.get("/admin/api/sender", (_req, res) => {
+    const s = deps.sender;
+    res.json({ paused: s.paused ?? null, queued: { reply: s.queued("reply"), automation: s.queued("automation"), campaign: s.queued("campaign") } });
+  });
+
+  router.post("/admin/api/sender/resume", (_req, res) => {
+    deps.sender.resume();
+    res.json({ paused: null });
+  });
+
+  router.get("/admin/api/templates", async (_req, res) => {
+    const templates = await deps.store.read((tx) => tx.list("templates"));
+    res.json({ templates: templates.map((t) => ({ ...t, description: describeTemplate(t) })) });
+  });
+
+  router.post("/admin/api/templates/sync", async (_req, res) => {
+    await deps.syncTemplates();
+    const count = await deps.store.read(async (tx) => (await tx.list("templates")).length);
+    res.json({ synced: true, templates: count });
   });
 
   router.get("/admin/api/customers/:id", async (req, res) => {

@@ -1,7 +1,7 @@
 import { Router } from "express";
 import { z } from "zod";
 import { notFound } from "../errors.js";
-import type { MessageRecord } from "../domain/types.js";
+import type { Job, MessageRecord } from "../domain/types.js";
 import type { EventBus } from "../events/event-bus.js";
 import { queueOutbound } from "../outbound/outbox.js";
 import type { Store } from "../store/store.port.js";
@@ -14,19 +14,23 @@ export interface InboxDeps {
   store: Store;
   bus: EventBus;
   now: () => number;
-  onQueued(): void;
+  /** A send job was committed: hand it to the sender. */
+  onQueued(job: Job): void;
+  /** A signed link to a stored media file. */
+  mediaUrl(messageId: string): string;
 }
 
 const replySchema = z.strictObject({ text: z.string().trim().min(1, "must not be empty") });
 
 /** What the inbox page shows of a message (never Meta's raw payload). */
-export function inboxMessage(m: MessageRecord) {
+export function inboxMessage(m: MessageRecord, mediaUrl?: (id: string) => string) {
+  const url = m.media?.status === "stored" && mediaUrl ? mediaUrl(m.id) : m.media?.url;
   return {
     id: m.id,
     direction: m.direction,
     kind: m.kind,
     text: m.text,
-    media: m.media?.url ? { url: m.media.url, mimeType: m.media.mimeType, filename: m.media.filename } : undefined,
+    media: url ? { url, mimeType: m.media?.mimeType, filename: m.media?.filename } : undefined,
     status: m.direction === "out" ? m.status : undefined,
     error: m.error,
     createdAt: m.createdAt,
@@ -76,13 +80,13 @@ export function inboxRouter(deps: InboxDeps): Router {
       if (!dialog || dialog.branchId !== branch.id) throw notFound(`dialog ${req.params.id}`);
       return tx.byIndex("messages", "dialogId", dialog.id);
     });
-    res.json({ messages: messages.map(inboxMessage) });
+    res.json({ messages: messages.map((m) => inboxMessage(m, deps.mediaUrl)) });
   });
 
   router.post("/inbox/api/dialogs/:id/messages", async (req, res) => {
     const branch = branchOf(res);
     const { text } = validate(replySchema, req.body);
-    const message = await deps.store.transact(async (tx) => {
+    const { message, job } = await deps.store.transact(async (tx) => {
       const dialog = await tx.get("dialogs", req.params.id);
       if (!dialog || dialog.branchId !== branch.id) throw notFound(`dialog ${req.params.id}`);
       const customer = await tx.get("customers", dialog.customerId);
@@ -90,7 +94,7 @@ export function inboxRouter(deps: InboxDeps): Router {
       return queueOutbound(tx, { customer, branchId: branch.id, content: { kind: "text", text }, origin: "reply", now: deps.now() });
     });
     deps.bus.emit("inbox.message", { branchId: branch.id, dialogId: message.dialogId!, message: inboxMessage(message) });
-    deps.onQueued();
+    deps.onQueued(job);
     res.status(202).json({ id: message.id, status: message.status });
   });
 
@@ -110,7 +114,7 @@ export function inboxRouter(deps: InboxDeps): Router {
     const send = openEventStream(req, res, () => offs.forEach((off) => off()));
     offs.push(
       deps.bus.on("inbox.message", (e) => {
-        if (e.branchId === branch.id) send("message", { dialogId: e.dialogId, message: isRecord(e.message) ? inboxMessage(e.message) : e.message });
+        if (e.branchId === branch.id) send("message", { dialogId: e.dialogId, message: isRecord(e.message) ? inboxMessage(e.message, deps.mediaUrl) : e.message });
       }),
       deps.bus.on("inbox.status", (e) => {
         if (e.branchId === branch.id) send("status", { dialogId: e.dialogId, messageId: e.messageId, status: e.status, error: e.error });

@@ -6,6 +6,8 @@ export interface OpsDeps {
   store: Store;
   metrics: Metrics;
   workersRunning(): boolean;
+  /** Why sending is paused by an account-wide alarm, if it is. */
+  senderPaused(): string | undefined;
 }
 
 /** Liveness, readiness and Prometheus metrics. */
@@ -15,9 +17,10 @@ export function opsRouter(deps: OpsDeps): Router {
     res.json({ status: "ok" });
   });
   router.get("/readyz", (_req, res) => {
-    const checks = { store: deps.store.healthy(), workers: deps.workersRunning() };
+    const paused = deps.senderPaused();
+    const checks = { store: deps.store.healthy(), workers: deps.workersRunning(), sending: !paused };
     const ready = Object.values(checks).every(Boolean);
-    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "not_ready", checks });
+    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "not_ready", checks, ...(paused ? { sendingPaused: paused } : {}) });
   });
   router.get("/metrics", async (_req, res) => {
     await refreshQueueGauges(deps);

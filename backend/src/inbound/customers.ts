@@ -54,3 +54,26 @@ export async function applyIdentityChange(tx: Tx, customer: Customer, change: { 
   await tx.put("customers", next);
   return next;
 }
+
+/** Opts a customer out of marketing (or back in). Unknown customers are created so the choice sticks. */
+export async function setMarketingOptOut(tx: Tx, who: { waId?: string; userId?: string }, optOut: boolean, source: "stop_word" | "user_preferences", at: number): Promise<void> {
+  const customer = await upsertCustomer(tx, who, at);
+  if (!customer) return;
+  if (optOut === Boolean(customer.marketingOptOut)) return;
+  await tx.put("customers", { ...customer, marketingOptOut: optOut ? { at, source } : undefined, updatedAt: at });
+}
+
+/**
+ * The customer a branch addresses by phone. WhatsApp's own id may differ from the E.164 digits
+ * (Brazil's extra 9, Mexico's legacy 1), so every form is tried before a customer is created.
+ */
+export async function customerByPhone(tx: Tx, candidates: string[], now: number): Promise<Customer> {
+  for (const waId of candidates) {
+    const found = (await tx.byIndex("customers", "waId", waId))[0];
+    if (found) return found;
+  }
+  const waId = candidates[0]!;
+  const created: Customer = { id: `wa:${waId}`, waId, aliases: [], createdAt: now, updatedAt: now };
+  await tx.put("customers", created);
+  return created;
+}

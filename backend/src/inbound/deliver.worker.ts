@@ -12,7 +12,13 @@ export interface DeliverDeps {
   metrics: Metrics;
   maxAttempts: number;
   backoffMs: number;
+  now: () => number;
+  /** A signed, expiring URL of a stored media file, for the CRM to fetch. */
+  mediaUrl(messageId: string): string;
 }
+
+/** How long a delivery waits for its media download before going without the file. */
+const MEDIA_WAIT_MS = 10 * 60_000;
 
 /** Hands routed messages and status changes to the branch's connector; retried until it accepts. */
 export function deliverHandler(deps: DeliverDeps): JobHandler {
@@ -34,6 +40,7 @@ export function deliverHandler(deps: DeliverDeps): JobHandler {
         const customer = await tx.get("customers", message.customerId);
         if (!customer) return undefined;
         const { inbound: _raw, ...visible } = message;
+        if (message.media?.status === "stored") visible.media = { ...message.media, url: deps.mediaUrl(message.id) };
         return {
           crm: branch.crm,
           branch,
@@ -47,6 +54,14 @@ export function deliverHandler(deps: DeliverDeps): JobHandler {
           },
         };
       });
+      // The CRM gets the file's link only once it is stored: wait (in order) for the download.
+      if (event?.event.type === "message") {
+        const media = event.event.message.media;
+        if (media?.mediaId && !media.status && deps.now() - event.event.message.createdAt < MEDIA_WAIT_MS) {
+          ctx.defer(deps.now() + 500);
+          return;
+        }
+      }
       if (event) {
         const definition = deps.registry[event.branch.crm];
         try {

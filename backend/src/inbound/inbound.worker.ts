@@ -3,15 +3,20 @@ import type { InboundMessage, ParsedWebhook, StatusUpdate } from "../channels/wh
 import { eventKeyForMessage, eventKeyForStatus, parseMetaWebhook } from "../channels/whatsapp/webhook.parse.js";
 import { routeMessage, type RoutingBranch, type RoutingDecision, type RoutingSettings } from "../domain/routing.js";
 import { nextStatus } from "../domain/status.js";
-import type { Branch, Customer, MessageRecord, MessageStatus } from "../domain/types.js";
+import type { Branch, Customer, Job, MessageRecord, MessageStatus } from "../domain/types.js";
 import type { JobHandler } from "../jobs/job-runner.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { Store, Tx } from "../store/store.port.js";
 import { queueOutbound, touchDialog } from "../outbound/outbox.js";
 import { bindCustomer, ensureDialog, unbindCustomer } from "./bindings.js";
-import { applyIdentityChange, upsertCustomer } from "./customers.js";
+import { applyIdentityChange, setMarketingOptOut, upsertCustomer } from "./customers.js";
+import { recordAccountEvents } from "./account-events.js";
+import { applyStatus, type StatusEffect } from "./statuses.js";
+import { optChangeOf } from "../domain/opt-out.js";
+import { bumpDailyStats } from "../stats/daily-stats.js";
 import { enqueueDelivery } from "./deliveries.js";
+import { enqueueMediaDownload } from "./media.worker.js";
 import { loadRoutingSettings } from "./routing-settings.js";
 
 export const INBOUND_QUEUE = "inbound";
@@ -24,16 +29,15 @@ export interface InboundDeps {
   /** Our number: payloads for another phone_number_id are kept but not routed. Unset = accept any. */
   phoneNumberId?: string;
   routingDefaults: Partial<RoutingSettings>;
+  /** Whole-message words with which a customer leaves or rejoins marketing messages. */
+  optWords: { optOut: string[]; optIn: string[] };
   /** Branch ids whose CRM already knows this phone (connectors with the crmOwnership capability). */
   findCrmOwners(customer: Customer): Promise<string[]>;
   /** Called after the transaction commits, to wake workers and notify live pages. */
   afterCommit(effects: Effect[]): void;
 }
 
-export type Effect =
-  | { type: "delivery" }
-  | { type: "send" }
-  | { type: "phone.status"; phone: string; id: string; status: string };
+export type Effect = StatusEffect | { type: "send"; job: Job } | { type: "templates" } | { type: "media" };
 
 /**
  * Processes one stored webhook body: every message is routed and bound and its delivery queued,
@@ -69,8 +73,8 @@ export function inboundHandler(deps: InboundDeps): JobHandler {
           const settings = await loadRoutingSettings(tx, deps.routingDefaults);
           const branches = await tx.list("branches");
           for (const message of parsed.messages) await processMessage(tx, message, { ...deps, settings, branches, owners: owners.get(message.wamid) ?? [], now, fx });
-          for (const status of parsed.statuses) await processStatus(tx, status, now, fx);
-          await recordOtherFields(tx, parsed, payloadId, now);
+          for (const status of parsed.statuses) fx.push(...(await applyStatus(tx, status, now)));
+          if ((await recordAccountEvents(tx, parsed, payloadId, now)).templatesChanged) fx.push({ type: "templates" });
           if (parsed.problems.length > 0) deps.logger.warn({ payloadId, problems: parsed.problems.slice(0, 20) }, "webhook body had parts we could not read");
         }
         await tx.delete("payloads", payloadId);
@@ -105,6 +109,11 @@ async function processMessage(tx: Tx, m: InboundMessage, c: MessageCtx): Promise
     customer = await applyIdentityChange(tx, customer, m.content, c.now);
   }
   const sentAt = m.timestamp ?? c.now;
+  const opt = optChangeOf(m.kind === "text" ? m.text : undefined, c.optWords);
+  if (opt) {
+    await setMarketingOptOut(tx, customer, opt === "opt_out", "stop_word", sentAt);
+    customer = (await tx.get("customers", customer.id)) ?? customer;
+  }
   if (m.kind !== "system" && m.kind !== "reaction" && sentAt > (customer.lastInboundAt ?? 0)) {
     customer = { ...customer, lastInboundAt: sentAt };
     await tx.put("customers", customer);
@@ -155,6 +164,11 @@ async function processMessage(tx: Tx, m: InboundMessage, c: MessageCtx): Promise
     if (decision.kind === "ask") await askMenu(tx, customer, decision, c);
     else c.logger.warn({ customerId: customer.id }, "no enabled branch: message held unrouted");
   }
+  // Meta's media URL lives minutes and the id days: fetch the file now, whoever ends up reading it.
+  if (message.media?.mediaId) {
+    await enqueueMediaDownload(tx, message.id, c.now);
+    c.fx.push({ type: "media" });
+  }
 }
 
 async function routeTo(tx: Tx, customer: Customer, message: MessageRecord, decision: Extract<RoutingDecision, { kind: "route" }>, c: MessageCtx): Promise<void> {
@@ -166,6 +180,7 @@ async function routeTo(tx: Tx, customer: Customer, message: MessageRecord, decis
   for (const m of [...held, message]) {
     const routed: MessageRecord = { ...m, dialogId: dialog.id, branchId: decision.branchId, routing: m === message ? routing : { ...routing, reason: `${routing.reason} (sent before the choice)` } };
     await tx.put("messages", routed);
+    await bumpDailyStats(tx, decision.branchId, routed.sentAt, { inbound: 1 });
     await touchDialog(tx, dialog.id, routed.id, c.now, 1);
     await enqueueDelivery(tx, { type: "message", branchId: decision.branchId, dialogId: dialog.id, messageId: routed.id }, c.now);
   }
@@ -177,45 +192,8 @@ async function askMenu(tx: Tx, customer: Customer, decision: Extract<RoutingDeci
   const binding = (await tx.get("bindings", customer.id)) ?? { id: customer.id, history: [] };
   await tx.put("bindings", { ...binding, awaitingMenuSince: c.now });
   const { menu } = decision;
-  await queueOutbound(tx, { customer, content: { kind: "list", body: menu.body, button: menu.button, sections: menu.sections }, origin: "menu", now: c.now });
-  c.fx.push({ type: "send" });
-}
-
-async function processStatus(tx: Tx, s: StatusUpdate, now: number, fx: Effect[]): Promise<void> {
-  if (!(await tx.insertIfAbsent("seenKeys", { id: eventKeyForStatus(s), at: now }))) return;
-  // biz_opaque_callback_data carries our message id, so a status that beats the send response still finds it.
-  const byCallback = s.bizOpaqueCallbackData ? await tx.get("messages", s.bizOpaqueCallbackData) : undefined;
-  const message = byCallback ?? (await tx.byIndex("messages", "wamid", s.wamid))[0];
-  if (!message) return;
-  const status = nextStatus(message.status, s.status);
-  if (!status) return;
-  const error = s.errors?.[0];
-  const updated: MessageRecord = {
-    ...message,
-    wamid: message.wamid ?? s.wamid,
-    status,
-    error: status === "failed" && error ? { code: String(error.code ?? "failed"), message: error.details ?? error.title ?? "failed" } : message.error,
-    updatedAt: now,
-  };
-  if (s.pricing?.category) (updated as MessageRecord & { pricing?: unknown }).pricing = s.pricing;
-  await tx.put("messages", updated);
-  if (message.dialogId && message.branchId) {
-    await enqueueDelivery(tx, { type: "status", branchId: message.branchId, dialogId: message.dialogId, messageId: message.id, status, at: s.timestamp ?? now }, now);
-    fx.push({ type: "delivery" });
-  }
-  const customer = await tx.get("customers", message.customerId);
-  if (customer?.waId) fx.push({ type: "phone.status", phone: customer.waId, id: message.id, status: status as MessageStatus });
-}
-
-async function recordOtherFields(tx: Tx, parsed: ParsedWebhook, payloadId: string, now: number): Promise<void> {
-  const records = [
-    ...parsed.errors.map((e) => ({ field: "errors", wabaId: e.wabaId, path: e.path, value: { code: e.code, title: e.title, message: e.message, details: e.details, phoneNumberId: e.phoneNumberId } })),
-    ...parsed.managementEvents.map((e) => ({ field: e.field, wabaId: e.wabaId, path: e.path, value: e })),
-  ];
-  for (const r of records) {
-    const id = `${payloadId.slice(0, 16)}:${r.path}`;
-    await tx.insertIfAbsent("managementEvents", { id, field: r.field, wabaId: r.wabaId, receivedAt: now, value: r.value });
-  }
+  const { job } = await queueOutbound(tx, { customer, content: { kind: "list", body: menu.body, button: menu.button, sections: menu.sections }, origin: "menu", now: c.now });
+  c.fx.push({ type: "send", job });
 }
 
 function toRoutingBranch(b: Branch): RoutingBranch {

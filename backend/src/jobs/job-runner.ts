@@ -8,6 +8,8 @@ import { backoffDelay } from "./backoff.js";
 export interface JobContext {
   /** Deletes the job inside the caller's transaction, so the work and its completion commit together. */
   complete(tx: Tx): Promise<void>;
+  /** Not ready yet (e.g. waiting for a media download): run again at `runAt`; not counted as an attempt. */
+  defer(runAt: number): void;
 }
 
 export interface JobHandler {
@@ -106,12 +108,22 @@ export class JobRunner {
 
   private async execute(job: Job): Promise<void> {
     const handler = this.handlers.get(job.queue)!;
-    const ctx: JobContext = { complete: (tx) => tx.delete("jobs", job.id) };
+    let deferTo: number | undefined;
+    const ctx: JobContext = { complete: (tx) => tx.delete("jobs", job.id), defer: (runAt) => void (deferTo = runAt) };
     try {
       await handler.run(job, ctx);
+      if (deferTo !== undefined) await this.postpone(job, deferTo);
     } catch (err) {
       await this.fail(job, handler, err).catch((e) => this.opts.logger.error({ err: e, jobId: job.id }, "could not record job failure"));
     }
+  }
+
+  private async postpone(job: Job, runAt: number): Promise<void> {
+    await this.opts.store.transact(async (tx) => {
+      const current = await tx.get("jobs", job.id);
+      if (!current || current.leaseOwner !== this.owner) return;
+      await tx.put("jobs", { ...current, state: "pending", runAt, leaseUntil: undefined, leaseOwner: undefined, updatedAt: this.now() });
+    });
   }
 
   private async fail(job: Job, handler: JobHandler, err: unknown): Promise<void> {

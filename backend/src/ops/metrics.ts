@@ -36,6 +36,25 @@ export function createMetrics() {
       labelNames: ["queue"] as const,
       registers: [registry],
     }),
+    sends: new Counter({
+      name: "branchline_outbound_sends_total",
+      help: "Graph send attempts by priority class and outcome",
+      labelNames: ["priority", "outcome"] as const,
+      registers: [registry],
+    }),
+    sendWait: new Histogram({
+      name: "branchline_send_queue_wait_seconds",
+      help: "Time from accepting an outbound message to its Graph call, by priority class",
+      labelNames: ["priority"] as const,
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+    senderPaused: new Gauge({
+      name: "branchline_sender_paused",
+      help: "1 while sending is paused by an account-wide alarm, labelled with the alarm",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
     deliveries: new Counter({
       name: "branchline_connector_deliveries_total",
       help: "Connector delivery attempts by connector and outcome",

@@ -126,7 +126,7 @@ export function describeGraphMessage(m: GraphMessage): { text?: string; interact
 
 /** A stored message as the phone shows it (ids: ours for business messages, wamids for the customer's). */
 export function phoneMessage(m: MessageRecord) {
-  const content = m.interactive as OutboundContent | undefined;
+  const content = m.outbound as OutboundContent | undefined;
   const interactive =
     content?.kind === "list"
       ? { type: "list", body: content.body, button: content.button, sections: content.sections }

@@ -1,0 +1,389 @@
+import { AppError } from "../errors.js";
+import { toGraphMessage, type OutboundContent } from "../channels/whatsapp/graph-payload.js";
+import { META_PAIR_RULE, SlidingWindow, newPairState, pairAccepted, pairFreeAt, pairIdle, pairRefused, takePair, type PairRule, type PairState } from "../domain/rate-limits.js";
+import type { Job, MessageRecord } from "../domain/types.js";
+import { backoffDelay } from "../jobs/backoff.js";
+import { describeError } from "../jobs/job-runner.js";
+import type { Logger } from "../ops/logger.js";
+import type { Metrics } from "../ops/metrics.js";
+import type { Store } from "../store/store.port.js";
+import { enqueueDelivery } from "../inbound/deliveries.js";
+import { SEND_QUEUE, type SendJobPayload } from "./outbox.js";
+import { SendQueue, type SendEntry } from "./send-queue.js";
+import type { WhatsAppSender } from "./sender.port.js";
+
+/** How the Graph client classifies a refusal (see channels/whatsapp/graph-errors.ts). */
+type ErrorKind = "transient" | "pair_rate" | "needs_template" | "needs_phone" | "terminal" | "account_alarm";
+interface SendFailure {
+  kind: ErrorKind;
+  alarm?: string;
+  unknownOutcome: boolean;
+  code: string;
+  message: string;
+}
+
+export interface SenderOptions {
+  store: Store;
+  client: WhatsAppSender;
+  logger: Logger;
+  metrics: Metrics;
+  now?: () => number;
+  /** WHATSAPP_MPS: sends in any one-second window. */
+  mps: number;
+  pairRule?: PairRule;
+  /** How long a send with an unknown outcome waits for a status webhook before it is sent again. */
+  reconcileMs?: number;
+  maxAttempts?: number;
+  backoffMs?: number;
+  /** While paused by an account alarm, one probe send is tried this often. */
+  probeMs?: number;
+  /** Called after each committed change (wake the connector workers, notify pages). */
+  afterCommit(event: { type: "sent" | "failed"; message: MessageRecord }): void;
+}
+
+/**
+ * The one sender of the shared number. Accepted messages wait in a durable job; this class keeps
+ * them in a priority queue and sends each exactly once:
+ *
+ * 1. the intent is recorded first (`sending`, durable), then Graph is called, then the result;
+ * 2. a send whose outcome is unknown (crash, timeout after the request left) is not repeated blindly:
+ *    it waits `reconcileMs` for a status webhook (our message id travels as
+ *    `biz_opaque_callback_data`) and is sent again only if none came;
+ * 3. the number never exceeds `mps` in any one-second window (exact sliding window, applied right
+ *    before the HTTP call), and each recipient gets Meta's pair rate (token bucket, 4^X s after 131056);
+ * 4. account-wide alarms (token, permission, restriction, quality) pause all sending; `/readyz` and
+ *    `/metrics` say why; a probe send is tried every `probeMs`.
+ */
+export class Sender {
+  private readonly queue = new SendQueue();
+  private readonly window: SlidingWindow;
+  private readonly pairs = new Map<string, PairState>();
+  private readonly pairRule: PairRule;
+  private readonly now: () => number;
+  private running = false;
+  private loopDone?: Promise<void>;
+  private wakeUp?: () => void;
+  private timer?: NodeJS.Timeout;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly reconcileTimers = new Map<string, NodeJS.Timeout>();
+  private pausedReason?: string;
+  private pausedUntil = 0;
+  /** Messages picked but not yet through the rate gate: kept small so a new reply is not stuck behind them. */
+  private preparing = 0;
+  private readonly lookahead: number;
+
+  constructor(private readonly opts: SenderOptions) {
+    this.now = opts.now ?? Date.now;
+    this.window = new SlidingWindow(opts.mps, 1000);
+    this.pairRule = opts.pairRule ?? META_PAIR_RULE;
+    this.lookahead = Math.max(2, Math.ceil(opts.mps / 20));
+  }
+
+  /** Loads every pending send from the store and starts sending. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    const jobs = await this.opts.store.read((tx) => tx.byIndex("jobs", "queue", SEND_QUEUE));
+    const messages = await this.opts.store.read(async (tx) => {
+      const out = new Map<string, MessageRecord>();
+      for (const j of jobs) {
+        const m = await tx.get("messages", (j.payload as SendJobPayload).messageId);
+        if (m) out.set(m.id, m);
+      }
+      return out;
+    });
+    for (const job of jobs) {
+      const message = messages.get((job.payload as SendJobPayload).messageId);
+      if (message?.status === "sending") this.scheduleReconcile(job, message);
+      else this.add(job);
+    }
+    this.loopDone = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loopDone;
+    await Promise.allSettled([...this.inFlight]);
+    for (const t of this.reconcileTimers.values()) clearTimeout(t);
+    this.reconcileTimers.clear();
+  }
+
+  /** A send job was committed (by the outbox): queue it. */
+  add(job: Job): void {
+    const p = job.payload as SendJobPayload;
+    if (job.state === "dead") return;
+    const added = this.queue.add({
+      jobId: job.id,
+      messageId: p.messageId,
+      branchId: job.branchId ?? "",
+      recipient: p.recipient,
+      priority: p.priority,
+      runAt: job.runAt,
+      seq: job.seq ?? 0,
+      enqueuedAt: job.createdAt,
+    });
+    if (added) this.wake();
+  }
+
+  /** Why sending is paused, if it is. */
+  get paused(): string | undefined {
+    return this.pausedReason;
+  }
+
+  /** Resumes after an account alarm was fixed (admin API). */
+  resume(): void {
+    this.setPaused(undefined);
+    this.wake();
+  }
+
+  queued(priority?: "reply" | "automation" | "campaign"): number {
+    return priority ? this.queue.sizeOf(priority) : this.queue.size;
+  }
+
+  private wake(): void {
+    this.wakeUp?.();
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      const now = this.now();
+      let nextAt = Number.POSITIVE_INFINITY;
+      const pausedWait = this.pausedReason ? this.pausedUntil - now : 0;
+      if (pausedWait > 0) {
+        nextAt = this.pausedUntil;
+      } else if (this.preparing < this.lookahead && this.inFlight.size < this.opts.mps * 4 + 8) {
+        const picked = this.queue.pick(now, (r) => this.recipientFreeAt(r, now));
+        if (picked.entry) {
+          if (this.pausedReason) this.pausedUntil = now + (this.opts.probeMs ?? 60_000); // one probe per interval
+          this.dispatch(picked.entry);
+          continue;
+        }
+        nextAt = picked.nextAt;
+      }
+      await this.sleep(Number.isFinite(nextAt) ? Math.max(1, nextAt - now) : 1000);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(this.timer);
+        this.wakeUp = undefined;
+        resolve();
+      };
+      this.timer = setTimeout(done, ms);
+      this.wakeUp = done;
+    });
+  }
+
+  private recipientFreeAt(recipient: string, now: number): number {
+    const s = this.pairs.get(recipient);
+    return s ? pairFreeAt(s, this.pairRule, now) : now;
+  }
+
+  private pairOf(recipient: string, now: number): PairState {
+    let s = this.pairs.get(recipient);
+    if (!s) this.pairs.set(recipient, (s = newPairState(this.pairRule, now)));
+    return s;
+  }
+
+  private dispatch(entry: SendEntry): void {
+    const now = this.now();
+    takePair(this.pairOf(entry.recipient, now), this.pairRule, now);
+    this.preparing++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.preparing--;
+      this.wake();
+    };
+    const p = this.send(entry, release)
+      .catch((err) => this.opts.logger.error({ err, messageId: entry.messageId }, "send bookkeeping failed; will retry"))
+      .finally(() => {
+        release();
+        this.inFlight.delete(p);
+        this.wake();
+      });
+    this.inFlight.add(p);
+  }
+
+  private async send(entry: SendEntry, release: () => void): Promise<void> {
+    const { store } = this.opts;
+    // 1. Record the intent durably; a message that is no longer queued is done.
+    const intent = await store.transact(async (tx) => {
+      const message = await tx.get("messages", entry.messageId);
+      const customer = message ? await tx.get("customers", message.customerId) : undefined;
+      if (!message || !customer || message.status !== "queued") {
+        await tx.delete("jobs", entry.jobId);
+        return undefined;
+      }
+      const now = this.now();
+      const sending: MessageRecord = { ...message, status: "sending", sendingSince: now, sendAttempts: (message.sendAttempts ?? 0) + 1, updatedAt: now };
+      await tx.put("messages", sending);
+      return { message: sending, customer };
+    });
+    if (!intent) return;
+    const content = (intent.message.outbound as OutboundContent | undefined) ?? { kind: "text", text: intent.message.text ?? "" };
+    const payload = toGraphMessage({ waId: intent.customer.waId, userId: intent.customer.userId }, content, { callbackData: intent.message.id, replyTo: intent.message.contextWamid });
+
+    // 2. Wait for a slot in the number's one-second window, then call Graph.
+    await this.gate();
+    release();
+    const waitS = (this.now() - entry.enqueuedAt) / 1000;
+    this.opts.metrics.sendWait.observe({ priority: entry.priority }, Math.max(0, waitS));
+    let wamid: string | undefined;
+    let failure: SendFailure | undefined;
+    try {
+      ({ wamid } = await this.opts.client.send(payload));
+    } catch (err) {
+      failure = toFailure(err);
+    }
+
+    // 3. Record the outcome.
+    if (!failure) {
+      pairAccepted(this.pairOf(entry.recipient, this.now()));
+      if (this.pausedReason) this.setPaused(undefined);
+      this.opts.metrics.sends.inc({ priority: entry.priority, outcome: "sent" });
+      await this.finish(entry, (m) => ({ ...m, wamid, status: m.status === "sending" ? "sent" : m.status }));
+      return;
+    }
+    this.opts.metrics.sends.inc({ priority: entry.priority, outcome: failure.kind });
+    await this.handleFailure(entry, intent.message, failure);
+  }
+
+  /** Resolves when the one-second window has room; takes the slot. */
+  private async gate(): Promise<void> {
+    for (;;) {
+      const now = this.now();
+      if (this.window.tryTake(now)) return;
+      await new Promise((r) => setTimeout(r, Math.max(1, this.window.freeAt() - now)));
+    }
+  }
+
+  private async handleFailure(entry: SendEntry, message: MessageRecord, f: SendFailure): Promise<void> {
+    const now = this.now();
+    const attempts = message.sendAttempts ?? 1;
+    this.opts.logger.warn({ messageId: entry.messageId, kind: f.kind, code: f.code, attempts }, "send refused");
+    if (f.unknownOutcome) {
+      // Meta may have accepted it: wait for a status webhook before sending again.
+      const job = await this.opts.store.read((tx) => tx.get("jobs", entry.jobId));
+      if (job) this.scheduleReconcile(job, message);
+      return;
+    }
+    switch (f.kind) {
+      case "pair_rate": {
+        const wait = pairRefused(this.pairOf(entry.recipient, now), now);
+        await this.requeue(entry, now + wait, false);
+        return;
+      }
+      case "account_alarm":
+        this.setPaused(`${f.alarm ?? "account"}: ${f.message}`);
+        this.pausedUntil = now + (this.opts.probeMs ?? 60_000);
+        await this.requeue(entry, now, false);
+        return;
+      case "transient":
+        if (attempts < (this.opts.maxAttempts ?? 10)) {
+          await this.requeue(entry, now + backoffDelay(attempts, this.opts.backoffMs ?? 1000), true);
+          return;
+        }
+        break;
+      default:
+        break;
+    }
+    const code = f.kind === "needs_template" ? "window_closed" : f.code;
+    await this.finish(entry, (m) => ({ ...m, status: "failed", error: { code, message: f.message } }));
+  }
+
+  /** Back to `queued` (durably) and into the queue at `runAt`. */
+  private async requeue(entry: SendEntry, runAt: number, countAttempt: boolean): Promise<void> {
+    await this.opts.store.transact(async (tx) => {
+      const m = await tx.get("messages", entry.messageId);
+      if (m?.status === "sending") await tx.put("messages", { ...m, status: "queued", sendAttempts: countAttempt ? m.sendAttempts : Math.max(0, (m.sendAttempts ?? 1) - 1), updatedAt: this.now() });
+      const job = await tx.get("jobs", entry.jobId);
+      if (job) await tx.put("jobs", { ...job, runAt, attempts: job.attempts + (countAttempt ? 1 : 0), updatedAt: this.now() });
+    });
+    this.queue.add({ ...entry, runAt });
+    this.wake();
+  }
+
+  /** Applies the final state, tells the branch's connector, completes the job — one transaction. */
+  private async finish(entry: SendEntry, change: (m: MessageRecord) => MessageRecord): Promise<void> {
+    const done = await this.opts.store.transact(async (tx) => {
+      const current = await tx.get("messages", entry.messageId);
+      await tx.delete("jobs", entry.jobId);
+      if (!current) return undefined;
+      const now = this.now();
+      const next = { ...change(current), updatedAt: now };
+      await tx.put("messages", next);
+      if (next.dialogId && next.branchId && next.status !== current.status) {
+        await enqueueDelivery(tx, { type: "status", branchId: next.branchId, dialogId: next.dialogId, messageId: next.id, status: next.status, at: now }, now);
+      }
+      return next;
+    });
+    this.gcPairs();
+    if (done) this.opts.afterCommit({ type: done.status === "failed" ? "failed" : "sent", message: done });
+  }
+
+  private scheduleReconcile(job: Job, message: MessageRecord): void {
+    if (this.reconcileTimers.has(job.id)) return;
+    const at = (message.sendingSince ?? this.now()) + (this.opts.reconcileMs ?? 120_000);
+    const timer = setTimeout(() => {
+      this.reconcileTimers.delete(job.id);
+      void this.reconcile(job).catch((err) => this.opts.logger.error({ err, jobId: job.id }, "reconcile failed"));
+    }, Math.max(0, at - this.now()));
+    timer.unref();
+    this.reconcileTimers.set(job.id, timer);
+  }
+
+  /** No status came for a send of unknown outcome: Meta never took it, so send it again. */
+  private async reconcile(job: Job): Promise<void> {
+    const requeue = await this.opts.store.transact(async (tx) => {
+      const m = await tx.get("messages", (job.payload as SendJobPayload).messageId);
+      if (!m || m.status !== "sending") {
+        await tx.delete("jobs", job.id); // a status webhook settled it
+        return false;
+      }
+      await tx.put("messages", { ...m, status: "queued", updatedAt: this.now() });
+      return true;
+    });
+    if (requeue) {
+      this.opts.logger.warn({ messageId: (job.payload as SendJobPayload).messageId }, "no status for a send of unknown outcome; sending again");
+      this.add({ ...job, runAt: this.now() });
+    }
+  }
+
+  private setPaused(reason: string | undefined): void {
+    if (reason === this.pausedReason) return;
+    this.pausedReason = reason;
+    this.opts.metrics.senderPaused.reset();
+    if (reason) {
+      this.opts.metrics.senderPaused.set({ reason: reason.split(":")[0]! }, 1);
+      this.opts.logger.error({ reason }, "sending paused by an account-wide alarm");
+    } else {
+      this.pausedUntil = 0;
+      this.opts.logger.info("sending resumed");
+    }
+  }
+
+  /** Pair states of recipients that are fully rested carry no information. */
+  private gcPairs(): void {
+    if (this.pairs.size < 10_000) return;
+    const now = this.now();
+    for (const [k, s] of this.pairs) if (pairIdle(s, this.pairRule, now)) this.pairs.delete(k);
+  }
+}
+
+function toFailure(err: unknown): SendFailure {
+  const e = err as { errorClass?: { kind: ErrorKind; alarm?: string }; unknownOutcome?: boolean };
+  const appErr = err instanceof AppError ? err : undefined;
+  const kind: ErrorKind = e.errorClass?.kind ?? (appErr && !appErr.retryable ? "terminal" : "transient");
+  return {
+    kind,
+    alarm: e.errorClass?.alarm,
+    unknownOutcome: e.unknownOutcome === true,
+    code: appErr?.code ?? "send_failed",
+    message: appErr?.message ?? describeError(err),
+  };
+}

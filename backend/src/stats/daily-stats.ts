@@ -1,0 +1,17 @@
+import type { Tx } from "../store/store.port.js";
+
+/** UTC day of an epoch-ms time, `YYYY-MM-DD`. */
+export const dayOf = (at: number) => new Date(at).toISOString().slice(0, 10);
+
+/** Adds to a branch's counters for the day of `at` (inbound, outbound, per pricing category…). */
+export async function bumpDailyStats(tx: Tx, branchId: string, at: number, add: Record<string, number>): Promise<void> {
+  const day = dayOf(at);
+  const id = `${branchId}|${day}`;
+  const row = (await tx.get("dailyStats", id)) ?? { id, branchId, day, counts: {} };
+  for (const [k, v] of Object.entries(add)) row.counts[k] = (row.counts[k] ?? 0) + v;
+  await tx.put("dailyStats", row);
+}
+
+export async function dailyCount(tx: Tx, branchId: string, at: number, key: string): Promise<number> {
+  return (await tx.get("dailyStats", `${branchId}|${dayOf(at)}`))?.counts[key] ?? 0;
+}
