@@ -12,7 +12,9 @@ import { percentile, round, summarize } from "./stats.js";
 
 const init = readInit();
 const target = new URL("/webhooks/whatsapp", init.url);
-const agent = new http.Agent({ keepAlive: true, maxSockets: init.maxSockets });
+// Idle sockets close after 4 s, before the server's 5 s keep-alive timeout, so a reused socket is not
+// reset by the server mid-request (that race would count as an error that Meta would not see).
+const agent = new http.Agent({ keepAlive: true, maxSockets: init.maxSockets, timeout: 4000 });
 const factory = new PayloadFactory(init);
 const send = (msg: FromGenerator) => process.send!(msg);
 

@@ -53,7 +53,7 @@ const passFail = (ok: boolean) => (ok ? "PASS" : "FAIL");
 export function markdownTable(r: BenchReport): string {
   const head = [
     "Scenario", "Acked msg/s", "Req", "p50 ms", "p95 ms", "p99 ms", "max ms", "Err",
-    "Worker msg/s (load)", "Drain s", "E2E msg/s", "Srv CPU %", "Other CPU %", "EL p99/max ms",
+    "Worker msg/s (load)", "Drain in/deliver s", "E2E msg/s", "Srv CPU %", "Other CPU %", "EL p99/max ms",
     "Commit p50/p99 ms", "Compactions (max ms)", "Msgs in store", "RSS / heap MB", "Target",
   ];
   const blank = (n: number) => Array.from({ length: n }, () => "–");
@@ -62,7 +62,11 @@ export function markdownTable(r: BenchReport): string {
   for (const p of r.phases) {
     const l = p.load;
     const w = p.worker;
-    const drain = !w ? "–" : w.inboundDrainMs === undefined ? `not drained (${w.left.inbound} jobs left)` : fmt(w.inboundDrainMs / 1000, 1);
+    const drain = !w
+      ? "–"
+      : w.inboundDrainMs === undefined
+        ? `not drained (${w.left.inbound} jobs left)`
+        : `${fmt(w.inboundDrainMs / 1000, 1)} / ${w.deliverDrainMs === undefined ? `> (${w.left.deliver} left)` : fmt(w.deliverDrainMs / 1000, 1)}`;
     let target = "";
     if (l.kind === "open" && l.offered === r.headline.rate) target = `p99 < ${r.targets.p99At1000.targetMs} ms: ${passFail(r.targets.p99At1000.pass)}`;
     if (l.kind === "closed" && !p.workersPaused) target = `≥ ${int(r.targets.sustained.target)} msg/s: ${passFail(r.targets.sustained.pass)}`;

@@ -93,3 +93,38 @@ export function pairIdle(s: PairState, rule: PairRule, now: number): boolean {
   refill(s, rule, now);
   return s.tokens >= rule.burst && s.blockedUntil <= now && s.refusals === 0;
 }
+
+/**
+ * Paces events evenly at `ratePerSec` with a small burst allowance, so the receiver sees a steady
+ * stream: a one-second window measured at the far end cannot catch two bursts at once.
+ */
+export class Pacer {
+  private tokens: number;
+  private updatedAt: number;
+
+  constructor(
+    private readonly ratePerSec: number,
+    private readonly burst: number,
+    now: number,
+  ) {
+    this.tokens = burst;
+    this.updatedAt = now;
+  }
+
+  private refill(now: number): void {
+    if (now <= this.updatedAt) return;
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) * this.ratePerSec) / 1000);
+    this.updatedAt = now;
+  }
+
+  freeAt(now: number): number {
+    this.refill(now);
+    return this.tokens >= 1 ? now : now + ((1 - this.tokens) * 1000) / this.ratePerSec;
+  }
+
+  tryTake(now: number): boolean {
+    if (this.freeAt(now) > now) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}

@@ -1,6 +1,6 @@
 import { AppError } from "../errors.js";
 import { toGraphMessage, type OutboundContent } from "../channels/whatsapp/graph-payload.js";
-import { META_PAIR_RULE, SlidingWindow, newPairState, pairAccepted, pairFreeAt, pairIdle, pairRefused, takePair, type PairRule, type PairState } from "../domain/rate-limits.js";
+import { META_PAIR_RULE, Pacer, SlidingWindow, newPairState, pairAccepted, pairFreeAt, pairIdle, pairRefused, takePair, type PairRule, type PairState } from "../domain/rate-limits.js";
 import type { Job, MessageRecord } from "../domain/types.js";
 import { backoffDelay } from "../jobs/backoff.js";
 import { describeError } from "../jobs/job-runner.js";
@@ -57,6 +57,7 @@ export interface SenderOptions {
 export class Sender {
   private readonly queue = new SendQueue();
   private readonly window: SlidingWindow;
+  private readonly pacer: Pacer;
   private readonly pairs = new Map<string, PairState>();
   private readonly pairRule: PairRule;
   private readonly now: () => number;
@@ -74,7 +75,10 @@ export class Sender {
 
   constructor(private readonly opts: SenderOptions) {
     this.now = opts.now ?? Date.now;
-    this.window = new SlidingWindow(opts.mps, 1000);
+    // Hard cap: never more than mps in any second, with 50 ms to spare for network jitter (Meta
+    // counts on arrival). Pacing 4 % under the limit in bursts of at most 1/50 s keeps the stream even.
+    this.window = new SlidingWindow(opts.mps, 1050);
+    this.pacer = new Pacer(opts.mps / 1.04, Math.max(1, Math.floor(opts.mps / 50)), this.now());
     this.pairRule = opts.pairRule ?? META_PAIR_RULE;
     this.lookahead = Math.max(2, Math.ceil(opts.mps / 20));
   }
@@ -253,12 +257,13 @@ export class Sender {
     await this.handleFailure(entry, intent.message, failure);
   }
 
-  /** Resolves when the one-second window has room; takes the slot. */
+  /** Resolves when both the pacer and the one-second window have room; takes the slot. */
   private async gate(): Promise<void> {
     for (;;) {
       const now = this.now();
-      if (this.window.tryTake(now)) return;
-      await new Promise((r) => setTimeout(r, Math.max(1, this.window.freeAt() - now)));
+      const freeAt = Math.max(this.window.freeAt(), this.pacer.freeAt(now));
+      if (freeAt <= now && this.pacer.tryTake(now) && this.window.tryTake(now)) return;
+      await new Promise((r) => setTimeout(r, Math.max(1, freeAt - now)));
     }
   }
 
