@@ -1,8 +1,8 @@
 /**
  * Top CPU hot spots of a `--cpu-prof` profile, with file:line in the TypeScript sources.
  *
- *   node --cpu-prof --cpu-prof-dir=bench/results --import tsx bench/run.ts
- *   npx tsx bench/profile-summary.ts bench/results/CPU.*.cpuprofile [top=25] [callers-of=<text>]
+ *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/run.ts
+ *   npx tsx bench/profile-summary.ts /tmp/prof/<largest>.cpuprofile [top=25] [callers-of=<text>]
  *
  * tsx runs sources minified to one line, so profile positions are columns of that line; they are
  * mapped back by repeating tsx's esbuild transform (same options) and reading its source map.

@@ -9,7 +9,8 @@
  * diagnostic closed loop runs with the job workers stopped (acknowledgement path alone).
  *
  * Results: one markdown table on stdout and `bench/results/latest.json`.
- * Profile the server with: node --cpu-prof --cpu-prof-dir=bench/results --import tsx bench/run.ts
+ * Profile the server: node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/run.ts, then
+ * npx tsx bench/profile-summary.ts /tmp/prof/<largest>.cpuprofile (hot spots with file:line).
  * BENCH_QUICK=1 shortens every phase (smoke test of the bench itself).
  */
 import { fork } from "node:child_process";

@@ -29,13 +29,15 @@ export function opsRouter(deps: OpsDeps): Router {
   return router;
 }
 
+const QUEUES = ["inbound", "deliver", "send", "media"];
+
+/** Counted by index, never by reading the jobs: /metrics stays cheap with a deep backlog. */
 async function refreshQueueGauges({ store, metrics }: OpsDeps): Promise<void> {
-  const { live, dead } = await store.read(async (tx) => {
-    const count = async (state: "pending" | "running" | "dead") => tx.byIndex("jobs", "state", state);
-    return { live: [...(await count("pending")), ...(await count("running"))], dead: await count("dead") };
+  await store.read(async (tx) => {
+    const count = (queue: string, state: string) => tx.countByIndex("jobs", "queueState", `${queue}|${state}`);
+    for (const queue of QUEUES) {
+      metrics.queueDepth.set({ queue }, (await count(queue, "pending")) + (await count(queue, "running")));
+      metrics.deadLetters.set({ queue }, await count(queue, "dead"));
+    }
   });
-  metrics.queueDepth.reset();
-  metrics.deadLetters.reset();
-  for (const j of live) metrics.queueDepth.inc({ queue: j.queue });
-  for (const j of dead) metrics.deadLetters.inc({ queue: j.queue });
 }

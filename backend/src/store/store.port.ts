@@ -46,7 +46,7 @@ export const INDEXES = {
     wamid: (m: MessageRecord) => m.wamid,
     customerId: (m: MessageRecord) => m.customerId,
   },
-  jobs: { state: (j: Job) => j.state, queue: (j: Job) => j.queue },
+  jobs: { state: (j: Job) => j.state, queue: (j: Job) => j.queue, queueState: (j: Job) => `${j.queue}|${j.state}` },
   payloads: {},
   managementEvents: { field: (e: ManagementEventRecord) => e.field },
   seenKeys: {},

@@ -4,6 +4,8 @@ import { crc32 } from "node:zlib";
 /** One committed batch: every change of one group commit. `row: null` deletes. */
 export interface JournalBatch {
   seq: number;
+  /** The job sequence counter after this batch (jobs created and finished inside it leave no row). */
+  jobSeq?: number;
   ops: Array<[collection: string, id: string, row: unknown]>;
 }
 

@@ -81,6 +81,7 @@ export class LowdbStore implements Store {
       this.apply(batch.ops);
       this.seq = batch.seq;
       // Jobs enqueued and deleted since the snapshot still used up their sequence numbers.
+      this.jobSeq = Math.max(this.jobSeq, batch.jobSeq ?? 0);
       for (const [name, , row] of batch.ops) if (name === "jobs" && row) this.jobSeq = Math.max(this.jobSeq, (row as Job).seq ?? 0);
     }
     for (const row of this.tables.jobs.rows.values()) this.jobSeq = Math.max(this.jobSeq, (row as Job).seq ?? 0);
@@ -257,12 +258,12 @@ export class LowdbStore implements Store {
   }
 
   private takePending(): { batch: JournalBatch; waiters: Waiter[] } {
-    const ops = this.pendingOps;
+    const ops = collapse(this.pendingOps);
     const waiters = this.pendingWaiters;
     this.pendingOps = [];
     this.pendingWaiters = [];
     // A batch with no ops still waits for earlier batches: they are all written in order.
-    return { batch: { seq: ops.length > 0 ? ++this.seq : this.seq, ops }, waiters };
+    return { batch: { seq: ops.length > 0 ? ++this.seq : this.seq, jobSeq: this.jobSeq, ops }, waiters };
   }
 
   /** Writes the whole state as `state.json` and empties the journal. */
@@ -303,4 +304,17 @@ function emptySnapshot(): Snapshot {
 
 function storeUnavailable(message: string, cause?: unknown): AppError {
   return new AppError({ code: "store_unavailable", message, httpStatus: 503, retryable: true, cause });
+}
+
+/**
+ * A batch is applied whole, so only the last write of each row matters: a message updated five
+ * times, or a webhook body stored and processed within one tick, is written once (or not at all
+ * but for its delete). Rows keep the position of their first write, which replay turns into the
+ * same insertion order.
+ */
+function collapse(ops: Op[]): Op[] {
+  if (ops.length < 2) return ops;
+  const last = new Map<string, Op>();
+  for (const op of ops) last.set(`${op[0]}\u0000${op[1]}`, op);
+  return last.size === ops.length ? ops : [...last.values()];
 }
