@@ -96,6 +96,14 @@ export class ServerUnderTest {
       });
       if (res.status !== 201) throw new Error(`creating branch ${branch.code}: HTTP ${res.status} ${await res.text()}`);
     }
+    // Ingestion is measured here; sends have their own benchmark. Without the menu, unmatched
+    // messages go to HQ instead of queueing a send to a Graph API that is not there.
+    const settings = await fetch(`${server.url}/admin/api/settings/routing`, {
+      method: "PATCH",
+      headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ menuEnabled: false }),
+    });
+    if (settings.status !== 200) throw new Error(`routing settings: HTTP ${settings.status}`);
     return new ServerUnderTest(server, dataDir);
   }
 

@@ -145,7 +145,7 @@ describe("inbound media: download, verify, store, serve", () => {
       sentAt: T0 - 60_000,
       createdAt: T0 - 60_000,
       updatedAt: T0 - 60_000,
-      inbound: { kind, content: { kind, ...media, url: `${LOOKASIDE}/whatsapp_business/attachments/?mid=stale` } },
+      inboundJson: JSON.stringify({ kind, content: { kind, ...media, url: `${LOOKASIDE}/whatsapp_business/attachments/?mid=stale` } }),
     };
     await store.transact((tx) => tx.put("messages", message));
   }

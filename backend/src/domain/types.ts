@@ -138,8 +138,11 @@ export interface MessageRecord {
   sentAt: number;
   createdAt: number;
   updatedAt: number;
-  /** The normalised inbound message as parsed (kept whole: nothing Meta sent is lost). */
-  inbound?: unknown;
+  /**
+   * The normalised inbound message as parsed, as JSON (kept whole: nothing Meta sent is lost).
+   * A string, because rows are copied on every read and a string copies for almost nothing.
+   */
+  inboundJson?: string;
   /** Who produced an outbound message: reply, menu, automation, campaign… */
   origin?: string;
   /** When the current send attempt was recorded as started (status `sending`). */

@@ -26,6 +26,7 @@ export function deliverHandler(deps: DeliverDeps): JobHandler {
     queue: DELIVER_QUEUE,
     maxAttempts: deps.maxAttempts,
     backoffMs: deps.backoffMs,
+    concurrency: 32,
     async run(job, ctx) {
       const p = job.payload as DeliveryPayload;
       const event = await deps.store.read(async (tx): Promise<{ crm: string; branch: NonNullable<Awaited<ReturnType<typeof tx.get<"branches">>>>; event: CrmEvent } | undefined> => {
@@ -39,7 +40,7 @@ export function deliverHandler(deps: DeliverDeps): JobHandler {
         }
         const customer = await tx.get("customers", message.customerId);
         if (!customer) return undefined;
-        const { inbound: _raw, ...visible } = message;
+        const { inboundJson: _raw, ...visible } = message;
         if (message.media?.status === "stored") visible.media = { ...message.media, url: deps.mediaUrl(message.id) };
         return {
           crm: branch.crm,

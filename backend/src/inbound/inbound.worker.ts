@@ -49,6 +49,7 @@ export function inboundHandler(deps: InboundDeps): JobHandler {
     queue: INBOUND_QUEUE,
     maxAttempts: 20,
     backoffMs: 500,
+    concurrency: 2,
     async run(job, ctx) {
       const { payloadId } = job.payload as { payloadId: string };
       const payload = await deps.store.read((tx) => tx.get("payloads", payloadId));
@@ -66,25 +67,44 @@ export function inboundHandler(deps: InboundDeps): JobHandler {
         const probe: Customer = { id: "", waId: m.customer.waId, userId: m.customer.userId, aliases: [], createdAt: 0, updatedAt: 0 };
         owners.set(m.wamid, await deps.findCrmOwners(probe).catch(() => []));
       }
-      const effects = await deps.store.transact(async (tx) => {
-        const fx: Effect[] = [];
-        if (parsed) {
+      // A body may hold 1,000 events: they are processed in small transactions with a pause for
+      // I/O between them, so acknowledgements of new webhooks never wait behind a big batch. Each
+      // event's dedupe key commits with its effects, so a crash between chunks re-runs the body
+      // and skips what was done: every event is still processed exactly once.
+      const items: Array<{ message: InboundMessage } | { status: StatusUpdate }> = [
+        ...(parsed?.messages ?? []).map((message) => ({ message })),
+        ...(parsed?.statuses ?? []).map((status) => ({ status })),
+      ];
+      for (let i = 0; i < items.length || i === 0; i += CHUNK) {
+        const chunk = items.slice(i, i + CHUNK);
+        const last = i + CHUNK >= items.length;
+        if (i > 0) await yieldToIo();
+        const effects = await deps.store.transact(async (tx) => {
+          const fx: Effect[] = [];
           const now = deps.now();
-          const settings = await loadRoutingSettings(tx, deps.routingDefaults);
-          const branches = await tx.list("branches");
-          for (const message of parsed.messages) await processMessage(tx, message, { ...deps, settings, branches, owners: owners.get(message.wamid) ?? [], now, fx });
-          for (const status of parsed.statuses) fx.push(...(await applyStatus(tx, status, now)));
-          if ((await recordAccountEvents(tx, parsed, payloadId, now)).templatesChanged) fx.push({ type: "templates" });
-          if (parsed.problems.length > 0) deps.logger.warn({ payloadId, problems: parsed.problems.slice(0, 20) }, "webhook body had parts we could not read");
-        }
-        await tx.delete("payloads", payloadId);
-        await ctx.complete(tx);
-        return fx;
-      });
-      deps.afterCommit(effects);
+          if (chunk.some((it) => "message" in it)) {
+            const settings = await loadRoutingSettings(tx, deps.routingDefaults);
+            const branches = await tx.list("branches");
+            for (const it of chunk) if ("message" in it) await processMessage(tx, it.message, { ...deps, settings, branches, owners: owners.get(it.message.wamid) ?? [], now, fx });
+          }
+          for (const it of chunk) if ("status" in it) fx.push(...(await applyStatus(tx, it.status, now)));
+          if (last) {
+            if (parsed && (await recordAccountEvents(tx, parsed, payloadId, now)).templatesChanged) fx.push({ type: "templates" });
+            await tx.delete("payloads", payloadId);
+            await ctx.complete(tx);
+          }
+          return fx;
+        });
+        deps.afterCommit(effects);
+      }
+      if (parsed && parsed.problems.length > 0) deps.logger.warn({ payloadId, problems: parsed.problems.slice(0, 20) }, "webhook body had parts we could not read");
     },
   };
 }
+
+/** Events per transaction when a webhook body is processed. */
+const CHUNK = 8;
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface MessageCtx extends Omit<InboundDeps, "now"> {
   settings: RoutingSettings;
@@ -153,7 +173,7 @@ async function processMessage(tx: Tx, m: InboundMessage, c: MessageCtx): Promise
     sentAt,
     createdAt: c.now,
     updatedAt: c.now,
-    inbound: m,
+    inboundJson: JSON.stringify(m),
   };
 
   if (decision.kind === "route") {
@@ -176,7 +196,7 @@ async function routeTo(tx: Tx, customer: Customer, message: MessageRecord, decis
   const dialog = await ensureDialog(tx, decision.branchId, customer.id, c.now, routing);
   if (decision.bind) await bindCustomer(tx, customer.id, { branchId: decision.branchId, rule: decision.rule, reason: decision.reason, now: c.now });
   // Messages held while the menu was open go first, in the order they came.
-  const held = (await tx.byIndex("messages", "customerId", customer.id)).filter((h) => h.direction === "in" && !h.dialogId);
+  const held = await tx.byIndex("messages", "heldFor", customer.id);
   for (const m of [...held, message]) {
     const routed: MessageRecord = { ...m, dialogId: dialog.id, branchId: decision.branchId, routing: m === message ? routing : { ...routing, reason: `${routing.reason} (sent before the choice)` } };
     await tx.put("messages", routed);

@@ -114,6 +114,7 @@ export function mediaHandler(deps: MediaDeps): JobHandler {
     queue: MEDIA_QUEUE,
     maxAttempts,
     backoffMs: 5_000,
+    concurrency: 4,
     async run(job, ctx) {
       const { messageId } = job.payload as MediaJobPayload;
       const message = await deps.store.read((tx) => tx.get("messages", messageId));
@@ -261,9 +262,7 @@ export function mediaHandler(deps: MediaDeps): JobHandler {
 }
 
 function mediaKindOf(message: MessageRecord): MediaKind | undefined {
-  if (isMediaKind(message.kind)) return message.kind;
-  const content = (message.inbound as { content?: { kind?: unknown } } | undefined)?.content;
-  return isMediaKind(content?.kind) ? content.kind : undefined;
+  return isMediaKind(message.kind) ? message.kind : undefined;
 }
 
 /** Returns the stored file's extension, or rejects a type §7 does not list for that kind. */

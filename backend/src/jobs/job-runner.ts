@@ -16,6 +16,11 @@ export interface JobHandler {
   queue: string;
   maxAttempts: number;
   backoffMs: number;
+  /**
+   * Jobs of this queue running at once. CPU-bound work (routing) wants few, so webhooks keep
+   * being acknowledged while a backlog drains; I/O-bound work (CRM calls) wants many.
+   */
+  concurrency: number;
   /** Does the work. Must complete the job (ctx.complete) in the transaction that records the work. */
   run(job: Job, ctx: JobContext): Promise<void>;
 }
@@ -42,7 +47,10 @@ export class JobRunner {
   private running = false;
   private loop?: Promise<void>;
   private wakeUp?: () => void;
+  /** A wake that arrived while the loop was busy: the next sleep returns at once. */
+  private woken = false;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly running_ = new Map<string, number>();
 
   constructor(private readonly opts: JobRunnerOptions) {
     this.handlers = new Map(opts.handlers.map((h) => [h.queue, h]));
@@ -57,6 +65,7 @@ export class JobRunner {
 
   /** Called after an enqueue so new work starts without waiting for the poll interval. */
   wake(): void {
+    this.woken = true;
     this.wakeUp?.();
   }
 
@@ -73,35 +82,47 @@ export class JobRunner {
     while (this.running) {
       let claimed: Job[] = [];
       try {
-        claimed = await store.transact((tx) =>
-          tx.claimJobs({
-            queues: [...this.handlers.keys()],
-            now: this.now(),
-            limit: this.opts.batch ?? 64,
-            leaseMs: this.opts.leaseMs ?? 60_000,
-            owner: this.owner,
-          }),
-        );
+        claimed = await store.transact(async (tx) => {
+          const out: Job[] = [];
+          for (const handler of this.handlers.values()) {
+            const free = handler.concurrency - (this.running_.get(handler.queue) ?? 0);
+            if (free <= 0) continue;
+            const limit = Math.min(free, this.opts.batch ?? 64);
+            out.push(...(await tx.claimJobs({ queues: [handler.queue], now: this.now(), limit, leaseMs: this.opts.leaseMs ?? 60_000, owner: this.owner })));
+          }
+          return out;
+        });
       } catch (err) {
         logger.error({ err }, "job claim failed");
       }
       for (const job of claimed) {
-        const p = this.execute(job).finally(() => this.inFlight.delete(p));
+        this.running_.set(job.queue, (this.running_.get(job.queue) ?? 0) + 1);
+        const p = this.execute(job).finally(() => {
+          this.inFlight.delete(p);
+          this.running_.set(job.queue, (this.running_.get(job.queue) ?? 1) - 1);
+          this.wake();
+        });
         this.inFlight.add(p);
       }
-      if (claimed.length === 0 || this.inFlight.size > 256) {
-        await Promise.race([this.sleep(this.opts.pollMs ?? 200), ...(this.inFlight.size > 256 ? [Promise.race(this.inFlight)] : [])]);
-      }
+      if (claimed.length === 0) await this.sleep(this.opts.pollMs ?? 200);
+      // Store operations of the embedded store never wait for I/O: pause so HTTP requests get in.
+      else await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
+      let timer: NodeJS.Timeout | undefined = undefined;
+      const done = () => {
         clearTimeout(timer);
+        this.woken = false;
         resolve();
-      }
+      };
+      timer = setTimeout(done, ms);
       this.wakeUp = done;
     });
   }

@@ -45,6 +45,8 @@ export const INDEXES = {
     dialogId: (m: MessageRecord) => m.dialogId,
     wamid: (m: MessageRecord) => m.wamid,
     customerId: (m: MessageRecord) => m.customerId,
+    /** Inbound messages not yet routed (waiting for the customer's menu choice). */
+    heldFor: (m: MessageRecord) => (m.direction === "in" && !m.dialogId ? m.customerId : undefined),
   },
   jobs: { state: (j: Job) => j.state, queue: (j: Job) => j.queue, queueState: (j: Job) => `${j.queue}|${j.state}` },
   payloads: {},
