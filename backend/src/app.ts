@@ -24,6 +24,7 @@ import { sandboxRouter } from "./http/sandbox.router.js";
 import { whatsappWebhookRouter } from "./http/whatsapp-webhook.router.js";
 import { deliverHandler } from "./inbound/deliver.worker.js";
 import { inboundHandler, type Effect } from "./inbound/inbound.worker.js";
+import type { InboxNotice } from "./inbound/deliveries.js";
 import { mediaHandler, type MediaSource } from "./inbound/media.worker.js";
 import { JobRunner } from "./jobs/job-runner.js";
 import type { Logger } from "./ops/logger.js";
@@ -141,7 +142,10 @@ export function createApp(deps: AppDeps): App {
     mps: config.WHATSAPP_MPS,
     pairRule: { intervalMs: 6000, burst: config.WHATSAPP_PAIR_BURST },
     reconcileMs: config.SEND_RECONCILE_SECONDS * 1000,
-    afterCommit: () => runner.wake(),
+    afterCommit: (e) => {
+      if (e.inbox) notifyInbox(e.inbox);
+      runner.wake();
+    },
   });
   const queued = (job: Job) => outbound.add(job);
 
@@ -172,7 +176,13 @@ export function createApp(deps: AppDeps): App {
       if (e.type === "send") queued(e.job);
       else if (e.type === "phone.status") bus.emit("phone.status", { phone: e.phone, id: e.id, status: e.status });
       else if (e.type === "templates") scheduleTemplateResync();
+      else if (e.type === "inbox") notifyInbox(e.notice);
     }
+  }
+
+  function notifyInbox(n: InboxNotice): void {
+    if (n.kind === "message") bus.emit("inbox.message", { branchId: n.branchId, dialogId: n.dialogId, message: n.message });
+    else bus.emit("inbox.status", { branchId: n.branchId, dialogId: n.dialogId, messageId: n.messageId, status: n.status, error: n.error });
   }
 
   const app = express();

@@ -7,8 +7,13 @@ export type DeliveryPayload =
   | { type: "message"; branchId: string; dialogId: string; messageId: string }
   | { type: "status"; branchId: string; dialogId: string; messageId: string; status: string; at: number };
 
-/** Adds a durable connector delivery, ordered per dialog. */
-export async function enqueueDelivery(tx: Tx, payload: DeliveryPayload, now: number): Promise<void> {
+/**
+ * Adds a durable connector delivery, ordered per dialog. Returns false for branches on the built-in
+ * inbox: the store already holds what the inbox shows, so the caller only notifies open pages
+ * after its commit (no job, no second write).
+ */
+export async function enqueueDelivery(tx: Tx, payload: DeliveryPayload, now: number): Promise<boolean> {
+  if ((await tx.get("branches", payload.branchId))?.crm === "inbox") return false;
   await tx.enqueue({
     id: `job_${randomUUID()}`,
     queue: DELIVER_QUEUE,
@@ -21,4 +26,10 @@ export async function enqueueDelivery(tx: Tx, payload: DeliveryPayload, now: num
     createdAt: now,
     updatedAt: now,
   });
+  return true;
 }
+
+/** What an inbox page is told after a commit (see events/event-bus). */
+export type InboxNotice =
+  | { kind: "message"; branchId: string; dialogId: string; message: unknown }
+  | { kind: "status"; branchId: string; dialogId: string; messageId: string; status: string; error?: unknown };

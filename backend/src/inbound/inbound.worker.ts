@@ -15,7 +15,7 @@ import { recordAccountEvents } from "./account-events.js";
 import { applyStatus, type StatusEffect } from "./statuses.js";
 import { optChangeOf } from "../domain/opt-out.js";
 import { bumpDailyStats } from "../stats/daily-stats.js";
-import { enqueueDelivery } from "./deliveries.js";
+import { enqueueDelivery, type InboxNotice } from "./deliveries.js";
 import { enqueueMediaDownload } from "./media.worker.js";
 import { loadRoutingSettings } from "./routing-settings.js";
 
@@ -37,7 +37,7 @@ export interface InboundDeps {
   afterCommit(effects: Effect[]): void;
 }
 
-export type Effect = StatusEffect | { type: "send"; job: Job } | { type: "templates" } | { type: "media" };
+export type Effect = StatusEffect | { type: "send"; job: Job } | { type: "templates" } | { type: "media" } | { type: "inbox"; notice: InboxNotice };
 
 /**
  * Processes one stored webhook body: every message is routed and bound and its delivery queued,
@@ -49,7 +49,7 @@ export function inboundHandler(deps: InboundDeps): JobHandler {
     queue: INBOUND_QUEUE,
     maxAttempts: 20,
     backoffMs: 500,
-    concurrency: 2,
+    concurrency: 4,
     async run(job, ctx) {
       const { payloadId } = job.payload as { payloadId: string };
       const payload = await deps.store.read((tx) => tx.get("payloads", payloadId));
@@ -103,7 +103,7 @@ export function inboundHandler(deps: InboundDeps): JobHandler {
 }
 
 /** Events per transaction when a webhook body is processed. */
-const CHUNK = 8;
+const CHUNK = 16;
 const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface MessageCtx extends Omit<InboundDeps, "now"> {
@@ -202,7 +202,9 @@ async function routeTo(tx: Tx, customer: Customer, message: MessageRecord, decis
     await tx.put("messages", routed);
     await bumpDailyStats(tx, decision.branchId, routed.sentAt, { inbound: 1 });
     await touchDialog(tx, dialog.id, routed.id, c.now, 1);
-    await enqueueDelivery(tx, { type: "message", branchId: decision.branchId, dialogId: dialog.id, messageId: routed.id }, c.now);
+    if (!(await enqueueDelivery(tx, { type: "message", branchId: decision.branchId, dialogId: dialog.id, messageId: routed.id }, c.now))) {
+      c.fx.push({ type: "inbox", notice: { kind: "message", branchId: decision.branchId, dialogId: dialog.id, message: routed } });
+    }
   }
   c.fx.push({ type: "delivery" });
 }

@@ -4,9 +4,9 @@ import { nextStatus } from "../domain/status.js";
 import type { MessageRecord, MessageStatus } from "../domain/types.js";
 import { bumpDailyStats } from "../stats/daily-stats.js";
 import type { Tx } from "../store/store.port.js";
-import { enqueueDelivery } from "./deliveries.js";
+import { enqueueDelivery, type InboxNotice } from "./deliveries.js";
 
-export type StatusEffect = { type: "delivery" } | { type: "phone.status"; phone: string; id: string; status: string };
+export type StatusEffect = { type: "delivery" } | { type: "phone.status"; phone: string; id: string; status: string } | { type: "inbox"; notice: InboxNotice };
 
 const REACHED: Partial<Record<MessageStatus, string[]>> = {
   delivered: ["delivered"],
@@ -51,8 +51,8 @@ export async function applyStatus(tx: Tx, s: StatusUpdate, now: number): Promise
   if (!status) return [];
   const effects: StatusEffect[] = [];
   if (message.dialogId && message.branchId) {
-    await enqueueDelivery(tx, { type: "status", branchId: message.branchId, dialogId: message.dialogId, messageId: message.id, status, at: s.timestamp ?? now }, now);
-    effects.push({ type: "delivery" });
+    const queued = await enqueueDelivery(tx, { type: "status", branchId: message.branchId, dialogId: message.dialogId, messageId: message.id, status, at: s.timestamp ?? now }, now);
+    effects.push(queued ? { type: "delivery" } : { type: "inbox", notice: { kind: "status", branchId: message.branchId, dialogId: message.dialogId, messageId: message.id, status, error: updated.error } });
   }
   const customer = await tx.get("customers", message.customerId);
   if (customer?.waId) effects.push({ type: "phone.status", phone: customer.waId, id: message.id, status });

@@ -65,8 +65,8 @@ export class JobRunner {
 
   /** Called after an enqueue so new work starts without waiting for the poll interval. */
   wake(): void {
-    this.woken = true;
-    this.wakeUp?.();
+    if (this.wakeUp) this.wakeUp();
+    else this.woken = true;
   }
 
   async stop(): Promise<void> {
@@ -116,13 +116,12 @@ export class JobRunner {
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined = undefined;
       const done = () => {
         clearTimeout(timer);
-        this.woken = false;
+        this.wakeUp = undefined;
         resolve();
       };
-      timer = setTimeout(done, ms);
+      const timer = setTimeout(done, ms);
       this.wakeUp = done;
     });
   }

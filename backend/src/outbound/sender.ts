@@ -7,7 +7,7 @@ import { describeError } from "../jobs/job-runner.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { Store } from "../store/store.port.js";
-import { enqueueDelivery } from "../inbound/deliveries.js";
+import { enqueueDelivery, type InboxNotice } from "../inbound/deliveries.js";
 import { SEND_QUEUE, type SendJobPayload } from "./outbox.js";
 import { SendQueue, type SendEntry } from "./send-queue.js";
 import type { WhatsAppSender } from "./sender.port.js";
@@ -38,7 +38,7 @@ export interface SenderOptions {
   /** While paused by an account alarm, one probe send is tried this often. */
   probeMs?: number;
   /** Called after each committed change (wake the connector workers, notify pages). */
-  afterCommit(event: { type: "sent" | "failed"; message: MessageRecord }): void;
+  afterCommit(event: { type: "sent" | "failed"; message: MessageRecord; inbox?: InboxNotice }): void;
 }
 
 /**
@@ -322,13 +322,15 @@ export class Sender {
       const now = this.now();
       const next = { ...change(current), updatedAt: now };
       await tx.put("messages", next);
+      let inbox: InboxNotice | undefined;
       if (next.dialogId && next.branchId && next.status !== current.status) {
-        await enqueueDelivery(tx, { type: "status", branchId: next.branchId, dialogId: next.dialogId, messageId: next.id, status: next.status, at: now }, now);
+        const queued = await enqueueDelivery(tx, { type: "status", branchId: next.branchId, dialogId: next.dialogId, messageId: next.id, status: next.status, at: now }, now);
+        if (!queued) inbox = { kind: "status", branchId: next.branchId, dialogId: next.dialogId, messageId: next.id, status: next.status, error: next.error };
       }
-      return next;
+      return { next, inbox };
     });
     this.gcPairs();
-    if (done) this.opts.afterCommit({ type: done.status === "failed" ? "failed" : "sent", message: done });
+    if (done) this.opts.afterCommit({ type: done.next.status === "failed" ? "failed" : "sent", message: done.next, inbox: done.inbox });
   }
 
   private scheduleReconcile(job: Job, message: MessageRecord): void {
