@@ -25,11 +25,24 @@ export class FsyncJsonFile<T> implements Adapter<T> {
     }
   }
 
+  /**
+   * Streams the JSON out in pieces, awaiting each write, so a large state never blocks the event
+   * loop for long (one JSON.stringify of the whole store took seconds). The data must not change
+   * while it is written: the store hands over arrays of immutable rows.
+   */
   async write(data: T): Promise<void> {
     const temp = `${this.file}.tmp`;
     const handle = await open(temp, "w");
     try {
-      await handle.writeFile(JSON.stringify(data));
+      let buffer = "";
+      for (const piece of jsonPieces(data)) {
+        buffer += piece;
+        if (buffer.length >= 256 * 1024) {
+          await handle.write(buffer);
+          buffer = "";
+        }
+      }
+      await handle.write(buffer);
       await handle.sync();
     } finally {
       await handle.close();
@@ -47,5 +60,26 @@ export async function syncDirectory(dir: string): Promise<void> {
     // Some filesystems refuse fsync on directories; the rename is still atomic there.
   } finally {
     await handle.close();
+  }
+}
+
+/** JSON text of `value` in pieces: large arrays one element at a time, the rest whole. */
+function* jsonPieces(value: unknown): Generator<string> {
+  if (Array.isArray(value) && value.length > 64) {
+    yield "[";
+    for (let i = 0; i < value.length; i++) yield (i ? "," : "") + (JSON.stringify(value[i]) ?? "null");
+    yield "]";
+  } else if (value !== null && typeof value === "object" && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype) {
+    yield "{";
+    let first = true;
+    for (const [k, v] of Object.entries(value)) {
+      if (v === undefined) continue;
+      yield (first ? "" : ",") + JSON.stringify(k) + ":";
+      first = false;
+      yield* jsonPieces(v);
+    }
+    yield "}";
+  } else {
+    yield JSON.stringify(value) ?? "null";
   }
 }

@@ -1,4 +1,4 @@
-import { open, type FileHandle } from "node:fs/promises";
+import { open, rename, type FileHandle } from "node:fs/promises";
 import { crc32 } from "node:zlib";
 
 /** One committed batch: every change of one group commit. `row: null` deletes. */
@@ -71,12 +71,25 @@ export class Journal {
     return this.size;
   }
 
-  /** Empties the journal after a snapshot has taken over its content. */
-  async reset(): Promise<void> {
-    const handle = this.requireOpen();
-    await handle.truncate(0);
-    await handle.datasync();
+  /**
+   * Moves the current file aside to `path` (kept until a snapshot covers it) and starts an empty
+   * one, so writing goes on while the snapshot is written.
+   */
+  async rotateTo(path: string): Promise<void> {
+    await this.requireOpen().close();
+    await rename(this.file, path);
+    this.handle = await open(this.file, "a+");
     this.size = 0;
+  }
+
+  /** Reads the intact batches of a rotated journal file. */
+  static async read(path: string): Promise<JournalBatch[]> {
+    const j = new Journal(path);
+    try {
+      return await j.open();
+    } finally {
+      await j.close();
+    }
   }
 
   async close(): Promise<void> {

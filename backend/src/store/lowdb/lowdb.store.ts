@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Low } from "lowdb";
 import { AppError } from "../../errors.js";
@@ -52,6 +52,7 @@ export class LowdbStore implements Store {
   private scheduled = false;
   private retryTimer?: NodeJS.Timeout;
   private ok = true;
+  private compacting?: Promise<void>;
   private closed = false;
 
   private constructor(private readonly opts: Required<LowdbStoreOptions>) {
@@ -76,7 +77,12 @@ export class LowdbStore implements Store {
     }
     this.seq = snap.seq;
     this.jobSeq = snap.jobSeq;
-    for (const batch of await this.journal.open()) {
+    // Journals set aside by a snapshot that never finished come first, oldest first.
+    const rotated = await this.rotatedJournals();
+    const batches: JournalBatch[] = [];
+    for (const file of rotated) batches.push(...(await Journal.read(join(this.opts.dir, file))));
+    batches.push(...(await this.journal.open()));
+    for (const batch of batches) {
       if (batch.seq <= snap.seq) continue;
       this.apply(batch.ops);
       this.seq = batch.seq;
@@ -86,7 +92,14 @@ export class LowdbStore implements Store {
     }
     for (const row of this.tables.jobs.rows.values()) this.jobSeq = Math.max(this.jobSeq, (row as Job).seq ?? 0);
     // The journal can be long after a crash; fold it in now so the next start is quick.
-    if (this.journal.bytes > this.opts.compactBytes / 4) await this.compact();
+    // A snapshot that cannot be written now costs nothing but a longer replay next time.
+    if (rotated.length > 0 || this.journal.bytes > this.opts.compactBytes / 4) await this.compact().catch(() => undefined);
+  }
+
+  /** `journal.<seq>.log` files, by the last batch they hold. */
+  private async rotatedJournals(): Promise<string[]> {
+    const names = (await readdir(this.opts.dir)).filter((n) => /^journal\.\d+\.log$/.test(n));
+    return names.sort((a, b) => Number(a.split(".")[1]) - Number(b.split(".")[1]));
   }
 
   private apply(ops: Op[]): void {
@@ -236,7 +249,13 @@ export class LowdbStore implements Store {
           this.failedBatch = undefined;
           this.ok = true;
           for (const w of job.waiters) w.resolve();
-          if (this.journal.bytes > this.opts.compactBytes) await this.compact();
+          if (this.journal.bytes > this.opts.compactBytes && !this.compacting) {
+            // Set the journal aside and snapshot in the background: commits go on meanwhile.
+            const aside = await this.rotate();
+            this.compacting = this.snapshotAndDrop(aside)
+              .catch(() => undefined) // the rotated journal stays; the next start replays it
+              .finally(() => (this.compacting = undefined));
+          }
         } catch (err) {
           this.failedBatch = { batch: job.batch, waiters: [] };
           this.ok = false;
@@ -266,22 +285,36 @@ export class LowdbStore implements Store {
     return { batch: { seq: ops.length > 0 ? ++this.seq : this.seq, jobSeq: this.jobSeq, ops }, waiters };
   }
 
-  /** Writes the whole state as `state.json` and empties the journal. */
-  private async compact(): Promise<void> {
-    // Take the picture between transactions: a running one has already applied its writes to the
-    // tables and may still roll them back.
-    await this.serialize(async () => {
+  /** Moves journal.log aside as `journal.<seq>.log`; returns the files a snapshot from now on covers. */
+  private async rotate(): Promise<string[]> {
+    // An empty journal has nothing to set aside (and its name could clash with the last one).
+    if (this.journal.bytes > 0) await this.journal.rotateTo(join(this.opts.dir, `journal.${this.seq}.log`));
+    return this.rotatedJournals();
+  }
+
+  /**
+   * Writes the whole state as `state.json`, then deletes the set-aside journals it covers.
+   * The picture is taken between transactions (a running one may still roll back) and may hold
+   * changes journaled after the rotation: replaying those again on top is harmless, since every
+   * journal entry is a whole row (or its delete) applied in order.
+   */
+  private async snapshotAndDrop(covered: string[]): Promise<void> {
+    const seq = covered.length > 0 ? Number(covered[covered.length - 1]!.split(".")[1]) : this.seq;
+    const data = await this.serialize(async (): Promise<Snapshot> => {
       const tables: Record<string, unknown[]> = {};
       for (const [name, table] of Object.entries(this.tables)) tables[name] = [...table.rows.values()];
-      // Changes not yet journaled are in memory, so the snapshot holds them too: give it their seq.
-      if (this.pendingOps.length > 0) {
-        this.seq++;
-        this.pendingOps = [];
-      }
-      this.snapshot.data = { format: 1, seq: this.seq, jobSeq: this.jobSeq, tables };
+      return { format: 1, seq, jobSeq: this.jobSeq, tables };
     });
+    this.snapshot.data = data;
     await this.snapshot.write();
-    await this.journal.reset();
+    for (const file of covered) await rm(join(this.opts.dir, file), { force: true });
+  }
+
+  /** Folds everything into `state.json` now (start-up after a crash, shutdown). */
+  private async compact(): Promise<void> {
+    await this.compacting;
+    const aside = await this.rotate();
+    await this.snapshotAndDrop(aside);
   }
 
   async close(): Promise<void> {
@@ -291,7 +324,8 @@ export class LowdbStore implements Store {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     try {
-      if (this.ok) await this.compact();
+      // Everything is in the journals already; a snapshot that fails here only lengthens the next start.
+      if (this.ok) await this.compact().catch(() => undefined);
     } finally {
       await this.journal.close();
     }
