@@ -209,7 +209,7 @@ export function createApp(deps: AppDeps): App {
     }),
   );
   app.use(branchApiRouter({ store, now, onQueued: queued }));
-  app.use(inboxRouter({ store, bus, now, onQueued: queued, mediaUrl: (id) => mediaUrl("", id) }));
+  app.use(inboxRouter({ store, bus, now, onQueued: queued, mediaUrl: (id) => mediaUrl("", id), markRead: graph ? (wamid) => graph.markRead(wamid) : undefined }));
   if (sandbox) app.use(sandboxRouter({ store, bus, phone: sandbox }));
   const webDir = deps.webDir ?? join(process.cwd(), "dist", "web");
   app.use("/assets", express.static(webDir, { fallthrough: true, maxAge: "5m" }));

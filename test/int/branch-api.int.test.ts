@@ -146,6 +146,19 @@ describe("branch API: POST/GET /api/v1/messages", () => {
     expect(sent.filter((x) => x.text?.body === "only once please")).toHaveLength(1);
   });
 
+  it("holds a branch to its daily quota", async () => {
+    const quota = await api(s.url, s.adminToken, "POST", "/admin/api/branches", { name: "Small", code: "SMALL", crm: "inbox", dailyQuota: 2 });
+    expect(quota.status).toBe(201);
+    const k = quota.body.apiKey;
+    expect((await send({ to: customer, text: "1" }, k)).status).toBe(202);
+    expect((await send({ to: customer, text: "2" }, k)).status).toBe(202);
+    const third = await send({ to: customer, text: "3" }, k);
+    expect(third.status).toBe(429);
+    expect(third.body.error.code).toBe("quota_exceeded");
+    expect((await api(s.url, s.adminToken, "PATCH", `/admin/api/branches/${quota.body.id}`, { dailyQuota: null })).status).toBe(200);
+    expect((await send({ to: customer, text: "3" }, k)).status).toBe(202);
+  });
+
   it("reports a failed status with Meta's reason", async () => {
     const r = await send({ to: customer, text: "will fail later" });
     const wamid = await waitFor(async () => (await statusOf(r.body.id)).body.wamid, "wamid");

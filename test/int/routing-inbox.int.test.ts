@@ -6,6 +6,8 @@ import { envelope, messagesValue, NUMBER, textMessage, textWebhook } from "../bu
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 
 /** Meta's Graph API, faked at the HTTP boundary: records every send and answers like the docs. */
+const reads: string[] = [];
+
 function fakeGraph() {
   const sent: any[] = [];
   nock("http://graph.test")
@@ -13,6 +15,10 @@ function fakeGraph() {
     .post(`/v25.0/${NUMBER.phoneNumberId}/messages`)
     .matchHeader("authorization", "Bearer test-token")
     .reply(200, (_uri, body) => {
+      if ((body as { status?: string }).status === "read") {
+        reads.push((body as { message_id: string }).message_id);
+        return { success: true };
+      }
       sent.push(body);
       const to = (body as { to: string }).to.replace("+", "");
       return { messaging_product: "whatsapp", contacts: [{ input: `+${to}`, wa_id: to }], messages: [{ id: `wamid.OUT${sent.length}` }] };
@@ -79,6 +85,10 @@ describe("routing ladder through the inbox connector", () => {
 
   it("sends a branch reply through the number and applies statuses in any order", async () => {
     const [dialog] = await dialogsOf(lab.apiKey);
+    // Opening the dialog marks the customer's messages read on their phone.
+    expect((await inbox(lab.apiKey, "POST", `/dialogs/${dialog.id}/read`)).status).toBe(204);
+    await waitFor(() => reads.includes("wamid.CHOICE1"), "the read receipt at Graph");
+    expect((await dialogsOf(lab.apiKey))[0].unread).toBe(0);
     const bad = await inbox(lab.apiKey, "POST", `/dialogs/${dialog.id}/messages`, { text: "   " });
     expect(bad.status).toBe(400);
     const queued = await inbox(lab.apiKey, "POST", `/dialogs/${dialog.id}/messages`, { text: "Добрый день, Анна!" });

@@ -16,6 +16,8 @@ const editable = {
   menuOrder: z.number().int().min(0).max(10_000).optional(),
   menuTitle: z.string().trim().min(1).max(24).optional(),
   webhookUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** Messages the branch may send per UTC day; unset = no cap. */
+  dailyQuota: z.number().int().min(1).max(10_000_000).optional(),
 };
 
 export const createBranchSchema = z
@@ -27,7 +29,8 @@ export const updateBranchSchema = z.strictObject({
   city: editable.city.nullable(),
   menuOrder: editable.menuOrder.nullable(),
   menuTitle: editable.menuTitle.nullable(),
-}) as unknown as z.ZodType<Partial<z.infer<typeof createBranchSchema>> & { city?: string | null; menuOrder?: number | null; menuTitle?: string | null }>;
+  dailyQuota: editable.dailyQuota.nullable(),
+}) as unknown as z.ZodType<Partial<z.infer<typeof createBranchSchema>> & { city?: string | null; menuOrder?: number | null; menuTitle?: string | null; dailyQuota?: number | null }>;
 
 export type CreateBranchInput = z.infer<typeof createBranchSchema>;
 export type UpdateBranchInput = z.infer<typeof updateBranchSchema>;

@@ -44,6 +44,7 @@ export class BranchService {
       menuOrder: input.menuOrder,
       menuTitle: input.menuTitle,
       webhookUrl: input.webhookUrl,
+      dailyQuota: input.dailyQuota,
       webhookSecretSealed: webhookSecret ? this.box.seal(webhookSecret) : undefined,
       keyHash: key.hash,
       keyPrefix: key.prefix,

@@ -18,6 +18,8 @@ export interface InboxDeps {
   onQueued(job: Job): void;
   /** A signed link to a stored media file. */
   mediaUrl(messageId: string): string;
+  /** Tells WhatsApp the customer's messages were read (blue ticks on their phone). */
+  markRead?(wamid: string): Promise<void>;
 }
 
 const replySchema = z.strictObject({ text: z.string().trim().min(1, "must not be empty") });
@@ -100,12 +102,16 @@ export function inboxRouter(deps: InboxDeps): Router {
 
   router.post("/inbox/api/dialogs/:id/read", async (req, res) => {
     const branch = branchOf(res);
-    await deps.store.transact(async (tx) => {
+    const lastInbound = await deps.store.transact(async (tx) => {
       const dialog = await tx.get("dialogs", req.params.id);
       if (!dialog || dialog.branchId !== branch.id) throw notFound(`dialog ${req.params.id}`);
-      if (dialog.unread !== 0) await tx.put("dialogs", { ...dialog, unread: 0 });
+      if (dialog.unread === 0) return undefined;
+      await tx.put("dialogs", { ...dialog, unread: 0 });
+      return (await tx.byIndex("messages", "dialogId", dialog.id, { newestFirst: true, limit: 20 })).find((m) => m.direction === "in" && m.wamid);
     });
     res.sendStatus(204);
+    // Marking the newest message read marks all earlier ones too (Meta); a failure only costs the ticks.
+    if (lastInbound?.wamid && deps.markRead) void deps.markRead(lastInbound.wamid).catch(() => undefined);
   });
 
   router.get("/inbox/api/stream", (req, res) => {
