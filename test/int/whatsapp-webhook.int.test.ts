@@ -99,6 +99,29 @@ describe("POST/GET /webhooks/whatsapp", () => {
     expect(unsupported.length).toBeGreaterThan(0);
   });
 
+  it("keys customers by BSUID when Meta sends one, keeping and merging the phone", async () => {
+    const meta = { display_phone_number: "15550783881", phone_number_id: "106540352242922" };
+    const ts = String(Math.floor(Date.now() / 1000));
+    const body = (contact: Record<string, unknown>, msg: Record<string, unknown>) => ({
+      object: "whatsapp_business_account",
+      entry: [{ id: "102290129340398", changes: [{ field: "messages", value: { messaging_product: "whatsapp", metadata: meta, contacts: [{ profile: { name: "Sheena" }, ...contact }], messages: [{ timestamp: ts, type: "text", ...msg }] } }] }],
+    });
+    // 1. phone only (before April 2026)
+    await postWebhook(s.url, body({ wa_id: "79160000050" }, { from: "79160000050", id: "wamid.B1", text: { body: "one" } }));
+    // 2. phone and BSUID: the same customer gains the BSUID
+    await postWebhook(s.url, body({ wa_id: "79160000050", user_id: "RU.1234567890" }, { from: "79160000050", from_user_id: "RU.1234567890", id: "wamid.B2", text: { body: "two" } }));
+    // 3. BSUID only (username user): still the same customer
+    await postWebhook(s.url, body({ user_id: "RU.1234567890", profile: { name: "Sheena", username: "sheena" } }, { from_user_id: "RU.1234567890", id: "wamid.B3", text: { body: "three" } }));
+    const hooks = await waitFor(() => {
+      const h = receiver.received.filter((x) => x.body.type === "message" && ["one", "two", "three"].includes(x.body.message.text));
+      return h.length === 3 && h;
+    }, "three messages");
+    expect(new Set(hooks.map((h) => h.body.customer.id)).size).toBe(1);
+    const c = await api(s.url, s.adminToken, "GET", `/admin/api/customers/${encodeURIComponent(hooks[0]!.body.customer.id)}`);
+    expect(c.body.customer).toMatchObject({ waId: "79160000050", userId: "RU.1234567890" });
+    expect(new Set(hooks.map((h) => h.body.dialog.id)).size).toBe(1);
+  });
+
   it("stays healthy after a minute's worth of garbage compressed into a burst", async () => {
     const junk = ["", "null", "[]", "5", '"x"', "{", '{"entry":5}', '{"entry":[{"changes":null}]}', '{"entry":[{"changes":[{"field":"messages","value":{"messages":[null,7,{"id":3}]}}]}]}', "\u0000\u0001"];
     const results = await Promise.all(
