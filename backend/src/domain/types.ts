@@ -1,3 +1,5 @@
+import type { RuleName } from "./routing.js";
+
 /**
  * Records the store keeps. Plain JSON-able objects: both stores persist them as documents.
  * Times are epoch milliseconds.
@@ -51,19 +53,8 @@ export interface Customer {
   updatedAt: number;
 }
 
-export type RoutingRule =
-  | "reply_context"
-  | "open_binding"
-  | "explicit_code"
-  | "keyword"
-  | "ad_referral"
-  | "menu_reply"
-  | "crm_owner"
-  | "menu"
-  | "hq_fallback"
-  | "change_request"
-  | "outbound"
-  | "transfer";
+/** The ladder's rules, plus the two ways staff bind a customer: writing first, and transferring. */
+export type RoutingRule = RuleName | "outbound" | "transfer";
 
 export interface BindingEntry {
   branchId: string;

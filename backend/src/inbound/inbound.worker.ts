@@ -45,6 +45,7 @@ export type Effect = StatusEffect | { type: "send"; job: Job } | { type: "templa
  * so after a crash at any point the body is processed exactly once. Repeats are dropped by event key.
  */
 export function inboundHandler(deps: InboundDeps): JobHandler {
+  const turns = new TurnTaking();
   return {
     queue: INBOUND_QUEUE,
     maxAttempts: 20,
@@ -75,26 +76,41 @@ export function inboundHandler(deps: InboundDeps): JobHandler {
         ...(parsed?.messages ?? []).map((message) => ({ message })),
         ...(parsed?.statuses ?? []).map((status) => ({ status })),
       ];
+      const processChunk = async (tx: Tx, chunk: typeof items, now: number): Promise<Effect[]> => {
+        const fx: Effect[] = [];
+        if (chunk.some((it) => "message" in it)) {
+          const settings = await loadRoutingSettings(tx, deps.routingDefaults);
+          const branches = await tx.list("branches");
+          for (const it of chunk) if ("message" in it) await processMessage(tx, it.message, { ...deps, settings, branches, owners: owners.get(it.message.wamid) ?? [], now, fx });
+        }
+        for (const it of chunk) if ("status" in it) fx.push(...(await applyStatus(tx, it.status, now)));
+        return fx;
+      };
       for (let i = 0; i < items.length || i === 0; i += CHUNK) {
         const chunk = items.slice(i, i + CHUNK);
         const last = i + CHUNK >= items.length;
-        if (i > 0) await yieldToIo();
-        const effects = await deps.store.transact(async (tx) => {
-          const fx: Effect[] = [];
-          const now = deps.now();
-          if (chunk.some((it) => "message" in it)) {
-            const settings = await loadRoutingSettings(tx, deps.routingDefaults);
-            const branches = await tx.list("branches");
-            for (const it of chunk) if ("message" in it) await processMessage(tx, it.message, { ...deps, settings, branches, owners: owners.get(it.message.wamid) ?? [], now, fx });
-          }
-          for (const it of chunk) if ("status" in it) fx.push(...(await applyStatus(tx, it.status, now)));
-          if (last) {
-            if (parsed && (await recordAccountEvents(tx, parsed, payloadId, now)).templatesChanged) fx.push({ type: "templates" });
-            await tx.delete("payloads", payloadId);
-            await ctx.complete(tx);
-          }
-          return fx;
-        });
+        // CPU-bound: one chunk per turn of the event loop, across all jobs, so HTTP gets in between.
+        // The turn ends when the transaction's work is done, not when it is durable (and also if
+        // the store refuses the transaction before running it).
+        const leave = await turns.enter();
+        let effects: Effect[];
+        try {
+          effects = await deps.store.transact(async (tx) => {
+            try {
+              const fx = await processChunk(tx, chunk, deps.now());
+              if (last) {
+                if (parsed && (await recordAccountEvents(tx, parsed, payloadId, deps.now())).templatesChanged) fx.push({ type: "templates" });
+                await tx.delete("payloads", payloadId);
+                await ctx.complete(tx);
+              }
+              return fx;
+            } finally {
+              leave();
+            }
+          });
+        } finally {
+          leave();
+        }
         deps.afterCommit(effects);
       }
       if (parsed && parsed.problems.length > 0) deps.logger.warn({ payloadId, problems: parsed.problems.slice(0, 20) }, "webhook body had parts we could not read");
@@ -103,8 +119,24 @@ export function inboundHandler(deps: InboundDeps): JobHandler {
 }
 
 /** Events per transaction when a webhook body is processed. */
-const CHUNK = 16;
-const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
+const CHUNK = 8;
+
+/**
+ * Takes turns on the event loop: each holder starts in a fresh loop iteration (after I/O) and the
+ * next one waits until it leaves. Concurrent jobs otherwise wake from the same commit together and
+ * run their chunks back to back.
+ */
+class TurnTaking {
+  private tail: Promise<void> = Promise.resolve();
+
+  enter(): Promise<() => void> {
+    let leave!: () => void;
+    const left = new Promise<void>((resolve) => (leave = resolve));
+    const previous = this.tail;
+    this.tail = previous.then(() => left);
+    return previous.then(() => new Promise<() => void>((resolve) => setImmediate(() => resolve(leave))));
+  }
+}
 
 interface MessageCtx extends Omit<InboundDeps, "now"> {
   settings: RoutingSettings;
