@@ -1,9 +1,8 @@
 import { createHash } from "node:crypto";
 import type { InboundMessage, ParsedWebhook, StatusUpdate } from "../channels/whatsapp/webhook.types.js";
-import { eventKeyForMessage, eventKeyForStatus, parseMetaWebhook } from "../channels/whatsapp/webhook.parse.js";
+import { eventKeyForMessage, parseMetaWebhook } from "../channels/whatsapp/webhook.parse.js";
 import { routeMessage, type RoutingBranch, type RoutingDecision, type RoutingSettings } from "../domain/routing.js";
-import { nextStatus } from "../domain/status.js";
-import type { Branch, Customer, Job, MessageRecord, MessageStatus } from "../domain/types.js";
+import type { Branch, Customer, Job, MessageRecord } from "../domain/types.js";
 import type { JobHandler } from "../jobs/job-runner.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
@@ -41,8 +40,9 @@ export type Effect = StatusEffect | { type: "send"; job: Job } | { type: "templa
 
 /**
  * Processes one stored webhook body: every message is routed and bound and its delivery queued,
- * every status applied, every other field recorded — and the job completed — in ONE transaction,
- * so after a crash at any point the body is processed exactly once. Repeats are dropped by event key.
+ * every status applied, every other field recorded, and the job completed. Each event commits
+ * together with its dedupe key, so after a crash at any point a re-run skips what was done and
+ * every event is processed exactly once.
  */
 export function inboundHandler(deps: InboundDeps): JobHandler {
   const turns = new TurnTaking();
