@@ -22,7 +22,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
 import os, { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import axios from "axios";
 import { createGraphClient } from "../backend/src/channels/whatsapp/graph.client.js";
@@ -96,6 +96,10 @@ export interface RateResult {
   cpuSystemMs: number;
   /** The store's group commits (journal append + fdatasync) while sending. */
   store: StoreWindow;
+  /** Event-loop delay of this process while sending (a saturated loop shows here). */
+  eventLoopP50Ms: number;
+  eventLoopP99Ms: number;
+  eventLoopMaxMs: number;
   /** Time to create the customers and queue the messages (not measured as sender CPU). */
   setupMs: number;
   pass: { achieved: boolean; window: boolean };
@@ -125,6 +129,9 @@ export interface ReplyResult {
   cpuUserMs: number;
   cpuSystemMs: number;
   store: StoreWindow;
+  eventLoopP50Ms: number;
+  eventLoopP99Ms: number;
+  eventLoopMaxMs: number;
   setupMs: number;
   pass: { replyP99: boolean; window: boolean; achieved: boolean };
 }
@@ -217,6 +224,7 @@ class Rig {
   ) {}
 
   static async open(graph: FakeGraphProcess, mps: number): Promise<Rig> {
+    installStoreProbe(); // times the store's group commits (idempotent; run.ts installed it for inbound)
     const dir = await mkdtemp(join(tmpdir(), "branchline-bench-out-"));
     const store = await LowdbStore.open({ dir });
     const graphClient = createGraphClient({ http: axios.create(), graphUrl: graph.graphUrl, phoneNumberId: PHONE_NUMBER_ID, accessToken: "bench", timeoutMs: 20_000 });
@@ -327,6 +335,15 @@ function perSecond(sorted: number[]): number[] {
 }
 
 const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+/** Starts measuring event-loop delay; the returned function stops and reads it. */
+function loopDelay(): () => { eventLoopP50Ms: number; eventLoopP99Ms: number; eventLoopMaxMs: number } {
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  return () => {
+    h.disable();
+    return { eventLoopP50Ms: round(h.percentile(50) / 1e6, 1), eventLoopP99Ms: round(h.percentile(99) / 1e6, 1), eventLoopMaxMs: round(h.max / 1e6, 1) };
+  };
+}
 const cpuSplit = (u: NodeJS.CpuUsage) => ({ cpuUserMs: round(u.user / 1000, 1), cpuSystemMs: round(u.system / 1000, 1) });
 
 export async function rateScenario(graph: FakeGraphProcess, cfg: OutboundConfig, mps: number, n: number, label: string): Promise<RateResult> {
@@ -339,6 +356,7 @@ export async function rateScenario(graph: FakeGraphProcess, cfg: OutboundConfig,
     const setupMs = performance.now() - setup0;
     const expectedMs = (n / mps) * 1000 * 1.04;
     const storeStats = storeWindow();
+    const loop = loopDelay();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const done = rig.until(() => rig.sent + rig.failed >= n, expectedMs * 2 + cfg.graceMs);
@@ -347,6 +365,7 @@ export async function rateScenario(graph: FakeGraphProcess, cfg: OutboundConfig,
     const cpuUsed = process.cpuUsage(cpu0);
     const cpu = cpuMs(cpuUsed);
     const store = storeStats();
+    const el = loop();
     const wallMs = performance.now() - t0;
     const rec = await graph.records();
     const times = [...rec.at].sort((a, b) => a - b);
@@ -371,13 +390,15 @@ export async function rateScenario(graph: FakeGraphProcess, cfg: OutboundConfig,
       cpuMsPer1000: round((cpu / Math.max(1, times.length)) * 1000, 1),
       ...cpuSplit(cpuUsed),
       store,
+      ...el,
       setupMs: round(setupMs, 0),
       pass: { achieved: complete && achieved / mps >= cfg.targets.achievedOverLimit, window: maxIn <= mps },
     };
     log(
       `${label}: ${r.sent}/${n} sent in ${(r.spanMs / 1000).toFixed(2)} s → ${r.achievedPerSec} msg/s (${r.achievedOverLimit} of ${mps}), ` +
         `max ${maxIn} in any second, CPU ${r.cpuMsPer1000} ms per 1,000 sends (${r.cpuPct}% of a core; user ${r.cpuUserMs} sys ${r.cpuSystemMs} ms), ` +
-        `${store.groupCommits} group commits (p50 ${store.appendMs.p50} p99 ${store.appendMs.p99} ms, ${store.opsPerCommitMean} rows each), errors ${r.errors}, setup ${r.setupMs} ms`,
+        `${store.groupCommits} group commits (p50 ${store.appendMs.p50} p99 ${store.appendMs.p99} ms, ${store.opsPerCommitMean} rows each), ` +
+        `event loop p50 ${el.eventLoopP50Ms} p99 ${el.eventLoopP99Ms} max ${el.eventLoopMaxMs} ms, errors ${r.errors}, setup ${r.setupMs} ms`,
     );
     return r;
   } finally {
@@ -401,6 +422,7 @@ async function replyScenario(graph: FakeGraphProcess, cfg: OutboundConfig, mps: 
     const setupMs = performance.now() - setup0;
 
     const storeStats = storeWindow();
+    const loop = loopDelay();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     for (const j of campaign.jobs) rig.sender.add(j);
@@ -433,6 +455,7 @@ async function replyScenario(graph: FakeGraphProcess, cfg: OutboundConfig, mps: 
     const cpuUsed = process.cpuUsage(cpu0);
     const cpu = cpuMs(cpuUsed);
     const store = storeStats();
+    const el = loop();
     const campaignSentByCommit = [...rig.sentIds].filter((id) => campaignIds.has(id)).length;
     const rec = await graph.records();
 
@@ -481,6 +504,7 @@ async function replyScenario(graph: FakeGraphProcess, cfg: OutboundConfig, mps: 
       cpuMsPer1000: round((cpu / Math.max(1, arrivals.length)) * 1000, 1),
       ...cpuSplit(cpuUsed),
       store,
+      ...el,
       setupMs: round(setupMs, 0),
       pass: {
         replyP99: complete && waits.length === replyCount && replyWaitMs.p99 < cfg.targets.replyP99Ms,
@@ -492,7 +516,7 @@ async function replyScenario(graph: FakeGraphProcess, cfg: OutboundConfig, mps: 
       `${label}: ${r.repliesSent}/${replyCount} replies, wait p50 ${replyWaitMs.p50} p99 ${replyWaitMs.p99} max ${replyWaitMs.max} ms (commit p99 ${r.replyCommitMs.p99} ms); ` +
         `meanwhile ${r.inPhase.total} sends at ${r.inPhase.achievedPerSec} msg/s, campaign share ${(r.inPhase.campaignShare * 100).toFixed(1)}%; ` +
         `campaign ${r.campaignSentTotal}/${campaignCount} out when stopped; max ${maxIn} in any second; CPU ${r.cpuMsPer1000} ms per 1,000 sends (user ${r.cpuUserMs} sys ${r.cpuSystemMs} ms); ` +
-        `${store.groupCommits} group commits (p50 ${store.appendMs.p50} p99 ${store.appendMs.p99} ms); errors ${r.errors}; setup ${r.setupMs} ms`,
+        `${store.groupCommits} group commits (p50 ${store.appendMs.p50} p99 ${store.appendMs.p99} ms); event loop p99 ${el.eventLoopP99Ms} max ${el.eventLoopMaxMs} ms; errors ${r.errors}; setup ${r.setupMs} ms`,
     );
     return r;
   } finally {
@@ -504,7 +528,6 @@ export async function runOutbound(opts: { quick: boolean }): Promise<OutboundRep
   const cfg = outboundConfig(opts.quick);
   const t0 = performance.now();
   const loadAvgAtStart = os.loadavg().map((v) => round(v, 2));
-  installStoreProbe(); // times the store's group commits (already installed when run.ts ran inbound)
   const graph = await FakeGraphProcess.start();
   try {
     const { offsetMs, rttMs } = await graph.clockOffset();
@@ -554,7 +577,8 @@ export function outboundTable(r: OutboundReport): string {
     `Achieved ÷ limit (≥ ${t.achievedOverLimit})`,
     "Max in any 1 s (≤ limit)",
     "Sender CPU ms / 1,000 sends",
-    "CPU % of a core",
+    "CPU % of one core (all threads)",
+    "Event loop p99 ms",
     `Reply wait p50 / p99 / max ms (p99 < ${int(t.replyP99Ms)})`,
     "Campaign share meanwhile",
     "Errors",
@@ -567,10 +591,11 @@ export function outboundTable(r: OutboundReport): string {
       int(x.sent),
       fix(x.spanMs / 1000, 2),
       fix(x.achievedPerSec, 1),
-      `${fix(x.achievedOverLimit, 3)} ${pf(x.pass.achieved)}`,
+      `${fix(x.achievedOverLimit, 4)} ${pf(x.pass.achieved)}`,
       `${x.maxInAnySecond} ${pf(x.pass.window)}`,
       fix(x.cpuMsPer1000, 0),
       fix(x.cpuPct, 1),
+      fix(x.eventLoopP99Ms, 0),
       "–",
       "–",
       int(x.errors),
@@ -584,10 +609,11 @@ export function outboundTable(r: OutboundReport): string {
       `${int(x.inPhase.total)} in reply phase (${int(x.campaignSentTotal)} campaign in all)`,
       fix(x.replyPhaseMs / 1000, 2),
       fix(x.inPhase.achievedPerSec, 1),
-      `${fix(x.inPhase.achievedOverLimit, 3)} ${pf(x.pass.achieved)}`,
+      `${fix(x.inPhase.achievedOverLimit, 4)} ${pf(x.pass.achieved)}`,
       `${x.maxInAnySecond} ${pf(x.pass.window)}`,
       fix(x.cpuMsPer1000, 0),
       fix(x.cpuPct, 1),
+      fix(x.eventLoopP99Ms, 0),
       `${fix(w.p50, 0)} / ${fix(w.p99, 0)} / ${fix(w.max, 0)} ${pf(x.pass.replyP99)}`,
       `${fix(x.inPhase.campaignShare * 100, 1)} %`,
       int(x.errors),

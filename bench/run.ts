@@ -9,6 +9,11 @@
  * diagnostic closed loop runs with the job workers stopped (acknowledgement path alone).
  *
  * Results: one markdown table on stdout and `bench/results/latest.json`.
+ *
+ * Then the outbound benchmark (`bench/outbound.ts`: the sender's rate accuracy and reply wait
+ * under a campaign, against a fake Graph API in a child process) runs in this same process once
+ * the inbound server is closed; its table follows the inbound one and its results go under the
+ * `outbound` key of `latest.json`. Inbound ≈ 2.5–3 minutes, outbound ≈ 1 minute.
  * Profile the server: node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/run.ts, then
  * npx tsx bench/profile-summary.ts /tmp/prof/<largest>.cpuprofile (hot spots with file:line).
  * BENCH_QUICK=1 shortens every phase (smoke test of the bench itself).
@@ -21,6 +26,7 @@ import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import type { FromGenerator, GeneratorInit, PhaseResult, PhaseSpec } from "./protocol.js";
+import { printOutbound, runOutbound, saveOutbound } from "./outbound.js";
 import { markdownTable, type BenchReport, type PhaseReport, type WorkerFigures } from "./report.js";
 import { BENCH_BRANCHES, BENCH_ENV, ServerUnderTest, memorySample } from "./server-harness.js";
 
@@ -88,6 +94,14 @@ class Generator {
 }
 
 async function main(): Promise<void> {
+  await inbound();
+  // Outbound after inbound: the inbound server and its load generator are gone by now.
+  const outbound = await runOutbound({ quick });
+  printOutbound(outbound);
+  await saveOutbound(outbound, join(here, "results", "latest.json"));
+}
+
+async function inbound(): Promise<void> {
   const benchStart = performance.now();
   const deadline = benchStart + CONFIG.budgetMs;
   const loadAvgAtStart = os.loadavg().map((v) => Number(v.toFixed(2)));

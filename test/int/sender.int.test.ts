@@ -64,9 +64,14 @@ describe("the sender of the shared number", () => {
   // How close to the limit it gets is a speed figure: the benchmark reports it (achieved ÷ limit).
   it("never exceeds WHATSAPP_MPS in any one-second window", async () => {
     const { graph, store, sender } = await setup({ mps: 20 });
-    const list = await customers(store, 70);
+    // Warm up first: the very first request of a process (code loading, a new connection) can
+    // arrive tens of milliseconds late, which says nothing about the pacing under test.
+    const [first, ...list] = await customers(store, 71);
+    await queue(store, sender, [{ customer: first!, text: "warm-up" }]);
+    await waitFor(() => graph.accepted.length === 1, "the warm-up send");
+    await new Promise((r) => setTimeout(r, 1100));
     await queue(store, sender, list.map((customer, i) => ({ customer, text: `hello ${i}` })));
-    await waitFor(() => graph.accepted.length === 70, "70 sends", 15_000);
+    await waitFor(() => graph.accepted.length === 71, "70 sends", 15_000);
     const times = graph.accepted.map((r) => r.at);
     expect(maxInWindow(times, 1000)).toBeLessThanOrEqual(20);
   });
