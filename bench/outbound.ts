@@ -24,7 +24,7 @@ import os, { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import axios from "axios";
+import { createHttpClient } from "../backend/src/ops/http-client.js";
 import { createGraphClient } from "../backend/src/channels/whatsapp/graph.client.js";
 import type { Branch, Customer, Job } from "../backend/src/domain/types.js";
 import { createLogger } from "../backend/src/ops/logger.js";
@@ -227,7 +227,7 @@ class Rig {
     installStoreProbe(); // times the store's group commits (idempotent; run.ts installed it for inbound)
     const dir = await mkdtemp(join(tmpdir(), "branchline-bench-out-"));
     const store = await LowdbStore.open({ dir });
-    const graphClient = createGraphClient({ http: axios.create(), graphUrl: graph.graphUrl, phoneNumberId: PHONE_NUMBER_ID, accessToken: "bench", timeoutMs: 20_000 });
+    const graphClient = createGraphClient({ http: createHttpClient(), graphUrl: graph.graphUrl, phoneNumberId: PHONE_NUMBER_ID, accessToken: "bench", timeoutMs: 20_000 });
     let rig!: Rig;
     const client: WhatsAppSender = {
       send: async (m) => {

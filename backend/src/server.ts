@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import axios from "axios";
+import { createHttpClient } from "./ops/http-client.js";
 import { createApp, type App } from "./app.js";
 import { seedDemoBranches } from "./bootstrap/demo.js";
 import { loadOrCreateSecrets } from "./bootstrap/secrets.js";
@@ -32,7 +32,7 @@ export async function startServer(env: Record<string, string | undefined>, opts:
     config,
     store,
     logger,
-    http: axios.create(),
+    http: createHttpClient(),
     adminToken,
     secretKey: config.SECRET_KEY ?? secrets.secretKey,
     appSecret: config.WHATSAPP_APP_SECRET ?? secrets.sandboxAppSecret,
