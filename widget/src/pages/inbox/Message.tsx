@@ -1,7 +1,8 @@
 // One message bubble: text, media, status ticks.
 import { useEffect, useState } from "preact/hooks";
 import { API_BASE, type InboxApi } from "./api.js";
-import { formatFull, formatTime, kindLabel, statusIcon, statusLabel } from "./format.js";
+import { statusTick } from "../shared/ticks.js";
+import { formatFull, formatTime, kindLabel, statusLabel } from "./format.js";
 import { t } from "./strings.js";
 import type { Media, Msg } from "./types.js";
 
@@ -148,7 +149,7 @@ export function MessageBubble(props: { api: InboxApi; message: Msg }) {
             title={failed ? errorTitle : statusLabel(m.status)}
             aria-label={statusLabel(m.status)}
           >
-            {statusIcon(m.status)}
+            {statusTick(m.status)}
           </span>
         )}
       </span>

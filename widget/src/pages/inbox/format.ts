@@ -85,21 +85,6 @@ export function sameDay(a: number, b: number): boolean {
   return startOfDay(a) === startOfDay(b);
 }
 
-export function statusIcon(status: MessageStatus | undefined): string {
-  switch (status) {
-    case "queued":
-      return "⏱";
-    case "sent":
-      return "✓";
-    case "delivered":
-    case "read":
-      return "✓✓";
-    case "failed":
-      return "⚠";
-    default:
-      return "";
-  }
-}
 
 export function statusLabel(status: MessageStatus | undefined): string {
   switch (status) {

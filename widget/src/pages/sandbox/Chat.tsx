@@ -1,4 +1,5 @@
 // The chat screen of the simulated phone: conversation with the business, live via EventSource.
+import { statusTick } from "../shared/ticks.js";
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { sandboxApi } from "./api.js";
 import { t, lang } from "./strings.js";
@@ -46,22 +47,6 @@ function mergeFetched(fetched: SMsg[], existing: SMsg[]): SMsg[] {
 const timeFmt = new Intl.DateTimeFormat(lang === "ru" ? "ru-RU" : undefined, { hour: "2-digit", minute: "2-digit" });
 const fmtTime = (ms: number) => (Number.isFinite(ms) ? timeFmt.format(ms) : "");
 
-function tick(status: string | undefined): string {
-  switch (status) {
-    case "queued":
-    case "accepted":
-      return "⏱";
-    case "sent":
-      return "✓";
-    case "delivered":
-    case "read":
-      return "✓✓";
-    case "failed":
-      return "⚠";
-    default:
-      return status ?? "";
-  }
-}
 
 type StreamState = "connecting" | "open";
 
@@ -265,7 +250,7 @@ function Bubble(props: {
           {fmtTime(m.createdAt)}
           {isCustomer && m.status && (
             <span class="sb-tick" data-status={m.status} title={m.status}>
-              {tick(m.status)}
+              {statusTick(m.status)}
             </span>
           )}
         </span>
