@@ -29,6 +29,7 @@ import { mediaHandler, type MediaSource } from "./inbound/media.worker.js";
 import { JobRunner } from "./jobs/job-runner.js";
 import type { Logger } from "./ops/logger.js";
 import { createMetrics } from "./ops/metrics.js";
+import { dropOldSeenKeys } from "./ops/retention.js";
 import { Sender } from "./outbound/sender.js";
 import type { WhatsAppSender } from "./outbound/sender.port.js";
 import { demoTemplates, syncTemplates } from "./outbound/template-sync.js";
@@ -161,6 +162,11 @@ export function createApp(deps: AppDeps): App {
     }
   }
   let resyncTimer: NodeJS.Timeout | undefined;
+  let retentionTimer: NodeJS.Timeout | undefined;
+  const runRetention = () =>
+    void dropOldSeenKeys(store, now())
+      .then((n) => n > 0 && logger.info({ dropped: n }, "old dedupe keys dropped"))
+      .catch((err) => logger.warn({ err }, "retention run failed"));
   function scheduleTemplateResync(): void {
     if (resyncTimer || !graph) return;
     resyncTimer = setTimeout(() => {
@@ -240,10 +246,14 @@ export function createApp(deps: AppDeps): App {
       workersRunning = true;
       // Start-up must not depend on Meta answering: a failed sync is logged and retried on the next template webhook.
       void refreshTemplates().catch((err) => logger.warn({ err }, "template sync at start failed"));
+      runRetention();
+      retentionTimer = setInterval(runRetention, 60 * 60_000);
+      retentionTimer.unref();
     },
     async stop() {
       workersRunning = false;
       if (resyncTimer) clearTimeout(resyncTimer);
+      if (retentionTimer) clearInterval(retentionTimer);
       await outbound.stop();
       await runner.stop();
     },

@@ -98,7 +98,7 @@ const SAMPLES: { [K in CollectionName]: (id: string, key: Key) => Collections[K]
   jobs: (id, key): Job => ({ ...job(id, { queue: `q-${key}`, state: key === "a" ? "pending" : "dead" }) }),
   payloads: (id): InboundPayload => ({ id, source: "whatsapp", raw: `{"id":"${id}"}`, receivedAt: T0 }),
   managementEvents: (id, key): ManagementEventRecord => ({ id, field: `field_${key}`, receivedAt: T0, value: { key } }),
-  seenKeys: (id): SeenKey => ({ id, at: T0 }),
+  seenKeys: (id, key): SeenKey => ({ id, at: key === "a" ? T0 : T0 + 86_400_000 }),
   settings: (id, key) => setting(id, { key }),
   templates: (id, key): TemplateRecord => ({ id, metaId: `meta-${key}`, name: `tpl_${key}`, language: "ru", status: "APPROVED", category: "UTILITY", parameterFormat: "POSITIONAL", components: [], syncedAt: T0, updatedAt: T0 }),
   dailyStats: (id, key): DailyStatsRecord => ({ id, branchId: `br-${key}`, day: "2026-11-25", counts: { inbound: 1 } }),

@@ -51,7 +51,8 @@ export const INDEXES = {
   jobs: { state: (j: Job) => j.state, queue: (j: Job) => j.queue, queueState: (j: Job) => `${j.queue}|${j.state}` },
   payloads: {},
   managementEvents: { field: (e: ManagementEventRecord) => e.field },
-  seenKeys: {},
+  /** UTC day a key was first seen: old days are dropped once Meta can no longer redeliver them. */
+  seenKeys: { day: (k: SeenKey) => new Date(k.at).toISOString().slice(0, 10) },
   settings: {},
   templates: { name: (t: TemplateRecord) => t.name, metaId: (t: TemplateRecord) => t.metaId },
   dailyStats: { branchId: (d: DailyStatsRecord) => d.branchId },
