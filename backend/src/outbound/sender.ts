@@ -1,5 +1,7 @@
 import { AppError } from "../errors.js";
 import { toGraphMessage, type OutboundContent } from "../channels/whatsapp/graph-payload.js";
+import { GraphCallError } from "../channels/whatsapp/graph.client.js";
+import type { ErrorClass } from "../channels/whatsapp/graph-errors.js";
 import { META_PAIR_RULE, Pacer, SlidingWindow, newPairState, pairAccepted, pairFreeAt, pairIdle, pairRefused, takePair, type PairRule, type PairState } from "../domain/rate-limits.js";
 import type { Job, MessageRecord } from "../domain/types.js";
 import { backoffDelay } from "../jobs/backoff.js";
@@ -12,8 +14,7 @@ import { SEND_QUEUE, type SendJobPayload } from "./outbox.js";
 import { SendQueue, type SendEntry } from "./send-queue.js";
 import type { WhatsAppSender } from "./sender.port.js";
 
-/** How the Graph client classifies a refusal (see channels/whatsapp/graph-errors.ts). */
-type ErrorKind = "transient" | "pair_rate" | "needs_template" | "needs_phone" | "terminal" | "account_alarm";
+type ErrorKind = ErrorClass["kind"];
 interface SendFailure {
   kind: ErrorKind;
   alarm?: string;
@@ -383,14 +384,16 @@ export class Sender {
   }
 }
 
+/** Graph refusals carry Meta's classification; other senders' errors (the sandbox) only `retryable`. */
 function toFailure(err: unknown): SendFailure {
-  const e = err as { errorClass?: { kind: ErrorKind; alarm?: string }; unknownOutcome?: boolean };
+  if (err instanceof GraphCallError) {
+    const cls = err.errorClass;
+    return { kind: cls.kind, alarm: cls.kind === "account_alarm" ? cls.alarm : undefined, unknownOutcome: err.unknownOutcome, code: err.code, message: err.message };
+  }
   const appErr = err instanceof AppError ? err : undefined;
-  const kind: ErrorKind = e.errorClass?.kind ?? (appErr && !appErr.retryable ? "terminal" : "transient");
   return {
-    kind,
-    alarm: e.errorClass?.alarm,
-    unknownOutcome: e.unknownOutcome === true,
+    kind: appErr && !appErr.retryable ? "terminal" : "transient",
+    unknownOutcome: false,
     code: appErr?.code ?? "send_failed",
     message: appErr?.message ?? describeError(err),
   };
