@@ -130,6 +130,18 @@ describe("routing ladder through the inbox connector", () => {
     expect(customer.body.binding.history).toEqual([expect.objectContaining({ branchId: lab.id, rule: "menu_reply", endReason: "the customer asked to change branch" })]);
   });
 
+  it("sends a message replayed after an outage (older than the window) to HQ instead of asking", async () => {
+    const before = graph.length;
+    const old = Math.floor(Date.now() / 1000) - 3 * 86_400;
+    await postWebhook(s.url, envelope(messagesValue([textMessage({ from: "79165550003", text: "hello?", timestamp: old })])));
+    const [dialog] = await waitFor(async () => {
+      const d = (await dialogsOf(hq.apiKey)).filter((x) => x.customer.phone === "+79165550003");
+      return d.length > 0 && d;
+    }, "the stale message at HQ");
+    expect(dialog.routing.rule).toBe("hq_fallback");
+    expect(graph.slice(before).filter((b) => b.to === "+79165550003")).toHaveLength(0);
+  });
+
   it("refuses free text outside the 24-hour window before calling Graph", async () => {
     const old = Math.floor(Date.now() / 1000) - 2 * 86_400;
     await postWebhook(s.url, envelope(messagesValue([textMessage({ from: "79165550002", text: "фотосессия", timestamp: old })])));

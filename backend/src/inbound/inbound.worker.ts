@@ -17,6 +17,7 @@ import { bumpDailyStats } from "../stats/daily-stats.js";
 import { enqueueDelivery, type InboxNotice } from "./deliveries.js";
 import { enqueueMediaDownload } from "./media.worker.js";
 import { loadRoutingSettings } from "./routing-settings.js";
+import { windowState } from "../domain/window.js";
 
 export const INBOUND_QUEUE = "inbound";
 
@@ -183,7 +184,9 @@ async function processMessage(tx: Tx, m: InboundMessage, c: MessageCtx): Promise
       buttonPayload: m.content.kind === "button" ? m.content.payload : undefined,
     },
     branches: c.branches.map(toRoutingBranch),
-    settings: c.settings,
+    // A message replayed after an outage may be older than the 24-hour window: no menu can be
+    // sent for it, so it goes down the ladder to HQ instead of waiting for an answer.
+    settings: windowState(sentAt, c.now).open ? c.settings : { ...c.settings, menuEnabled: false },
     binding: binding?.current,
     contextBranchId,
     crmOwners: c.owners,
@@ -243,6 +246,10 @@ async function routeTo(tx: Tx, customer: Customer, message: MessageRecord, decis
 
 async function askMenu(tx: Tx, customer: Customer, decision: Extract<RoutingDecision, { kind: "ask" }>, c: MessageCtx): Promise<void> {
   if (decision.rule === "change_request") await unbindCustomer(tx, customer.id, c.now, "the customer asked to change branch");
+  if (!windowState(customer.lastInboundAt, c.now).open) {
+    c.logger.warn({ customerId: customer.id }, "stale change request: the window is closed, no menu sent");
+    return;
+  }
   const binding = (await tx.get("bindings", customer.id)) ?? { id: customer.id, history: [] };
   await tx.put("bindings", { ...binding, awaitingMenuSince: c.now });
   const { menu } = decision;
