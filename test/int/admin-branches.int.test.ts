@@ -24,6 +24,7 @@ describe("admin API: branches", () => {
     expect(r.body.apiKey).toMatch(/^bl_[A-Za-z0-9_-]{43}$/); // 32 random bytes
     expect(r.body.webhookSecret).toBeUndefined();
     const list = await admin("GET", "/admin/api/branches");
+    expect(list.body).toEqual(expect.arrayContaining([expect.objectContaining({ id: r.body.id, code: "ARTPLAY", crm: "inbox", enabled: true })]));
     const raw = JSON.stringify(list.body);
     expect(raw).not.toContain(r.body.apiKey);
     expect(raw).not.toContain("keyHash");
@@ -50,12 +51,12 @@ describe("admin API: branches", () => {
     [{ name: "A", code: "AD", crm: "inbox", colour: "red" }, "colour"],
     [{ name: "A", code: "AE", crm: "inbox", keywords: "spa" }, "keywords"],
   ])("refuses %j naming the field %s, and creates nothing", async (body, field) => {
-    const before = (await admin("GET", "/admin/api/branches")).body.branches.length;
+    const before = (await admin("GET", "/admin/api/branches")).body.length;
     const r = await admin("POST", "/admin/api/branches", body);
     expect(r.status).toBe(400);
     expect(r.body.error.field).toBe(field);
     expect(r.body.error.message).toContain(field);
-    expect((await admin("GET", "/admin/api/branches")).body.branches).toHaveLength(before);
+    expect((await admin("GET", "/admin/api/branches")).body).toHaveLength(before);
   });
 
   it("refuses a body that is not JSON with 400", async () => {
@@ -95,7 +96,7 @@ describe("admin API: branches", () => {
   it("keeps one HQ: marking a branch HQ unmarks the previous one", async () => {
     const a = (await admin("POST", "/admin/api/branches", { name: "HQ1", code: "HQ1", crm: "inbox", isHq: true })).body;
     const b = (await admin("POST", "/admin/api/branches", { name: "HQ2", code: "HQ2", crm: "inbox", isHq: true })).body;
-    const all = (await admin("GET", "/admin/api/branches")).body.branches as Array<{ id: string; isHq: boolean }>;
+    const all = (await admin("GET", "/admin/api/branches")).body as Array<{ id: string; isHq: boolean }>;
     expect(all.filter((x) => x.isHq).map((x) => x.id)).toEqual([b.id]);
     expect(all.find((x) => x.id === a.id)?.isHq).toBe(false);
   });

@@ -41,8 +41,9 @@ export function adminRouter(deps: AdminDeps): Router {
     res.status(201).json({ id: branch.id, code: branch.code, name: branch.name, crm: branch.crm, apiKey, ...(webhookSecret ? { webhookSecret } : {}) });
   });
 
+  // The contract says "list": a bare JSON array, as a script would expect it.
   router.get("/admin/api/branches", async (_req, res) => {
-    res.json({ branches: (await deps.branches.list()).map(publicBranch) });
+    res.json((await deps.branches.list()).map(publicBranch));
   });
 
   router.get("/admin/api/branches/:id", async (req, res) => {
