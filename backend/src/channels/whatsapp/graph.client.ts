@@ -3,6 +3,7 @@ import { AppError } from "../../errors.js";
 import type { WhatsAppSender } from "../../outbound/sender.port.js";
 import { classifyGraphError, humanError, normalizeGraphError, type ErrorClass, type GraphError } from "./graph-errors.js";
 import { toMarkReadPayload, type GraphMessage } from "./graph-payload.js";
+import { postJson } from "./json-post.js";
 
 export interface GraphClientOptions {
   http: AxiosInstance;
@@ -185,9 +186,20 @@ export function createGraphClient(opts: GraphClientOptions): GraphClient {
     }
   }
 
+  /** The send path: the same error handling as `call`, on the lean JSON client (see json-post.ts). */
+  async function post(url: string, body: unknown): Promise<{ status: number; data: unknown }> {
+    try {
+      return await postJson(url, body, auth, timeout);
+    } catch (err) {
+      const graph = normalizeGraphError(undefined, undefined, transportSummary(err));
+      const code = errorCode(err);
+      throw failure(graph, { unknownOutcome: !(code && NOT_SENT_CODES.has(code)) });
+    }
+  }
+
   const ok = (status: number) => status >= 200 && status < 300;
 
-  function fail(res: AxiosResponse): never {
+  function fail(res: { status: number; data: unknown }): never {
     throw failure(normalizeGraphError(res.status, res.data));
   }
 
@@ -201,7 +213,7 @@ export function createGraphClient(opts: GraphClientOptions): GraphClient {
 
   return {
     async send(message) {
-      const res = await call<unknown>({ method: "POST", url: `${base}/${phoneNumberId}/messages`, data: message, maxRedirects: 0 }, true);
+      const res = await post(`${base}/${phoneNumberId}/messages`, message);
       if (!ok(res.status)) fail(res);
       const data = asRecord(res.data);
       const first = asRecord(arr(data?.messages)[0]);
