@@ -73,6 +73,8 @@ export class Sender {
   /** Messages picked but not yet through the rate gate: kept small so a new reply is not stuck behind them. */
   private preparing = 0;
   private readonly lookahead: number;
+  private readonly gateLine: Array<() => void> = [];
+  private gateTimer?: NodeJS.Timeout;
 
   constructor(private readonly opts: SenderOptions) {
     this.now = opts.now ?? Date.now;
@@ -259,13 +261,30 @@ export class Sender {
     await this.handleFailure(entry, intent.message, failure);
   }
 
-  /** Resolves when both the pacer and the one-second window have room; takes the slot. */
-  private async gate(): Promise<void> {
-    for (;;) {
+  /**
+   * Resolves when both the pacer and the one-second window have room, first come first served.
+   * One timer serves the whole line (each waiter polling its own timer cost more CPU than the sends).
+   */
+  private gate(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.gateLine.push(resolve);
+      this.pumpGate();
+    });
+  }
+
+  private pumpGate(): void {
+    if (this.gateTimer) return;
+    while (this.gateLine.length > 0) {
       const now = this.now();
       const freeAt = Math.max(this.window.freeAt(), this.pacer.freeAt(now));
-      if (freeAt <= now && this.pacer.tryTake(now) && this.window.tryTake(now)) return;
-      await new Promise((r) => setTimeout(r, Math.max(1, freeAt - now)));
+      if (freeAt > now || !this.pacer.tryTake(now) || !this.window.tryTake(now)) {
+        this.gateTimer = setTimeout(() => {
+          this.gateTimer = undefined;
+          this.pumpGate();
+        }, Math.max(1, freeAt - now));
+        return;
+      }
+      this.gateLine.shift()!();
     }
   }
 
