@@ -163,19 +163,19 @@ export class LowdbStore implements Store {
       for (const id of ids) {
         if (out.length >= limit) break;
         const row = tables[name].get(id);
-        if (row) out.push(structuredClone(row) as Collections[K]);
+        if (row) out.push(copyRow(row) as Collections[K]);
       }
       return out;
     };
     const tx: Tx = {
       get: async (name, id) => {
         const row = tables[name].get(id);
-        return row ? (structuredClone(row) as never) : undefined;
+        return row ? (copyRow(row) as never) : undefined;
       },
-      put: async (name, row) => write(name, row.id, structuredClone(row)),
+      put: async (name, row) => write(name, row.id, copyRow(row)),
       insertIfAbsent: async (name, row) => {
         if (tables[name].get(row.id)) return false;
-        write(name, row.id, structuredClone(row));
+        write(name, row.id, copyRow(row));
         return true;
       },
       delete: async (name, id) => {
@@ -206,14 +206,14 @@ export class LowdbStore implements Store {
             if (!due) continue;
             const next: Job = { ...job, state: "running", leaseUntil: opts.now + opts.leaseMs, leaseOwner: opts.owner, updatedAt: opts.now };
             write("jobs", id, next);
-            claimed.push(structuredClone(next));
+            claimed.push(copyRow(next));
           }
         }
         return claimed;
       },
       enqueue: async (job) => {
         const row: Job = { ...job, seq: ++this.jobSeq };
-        write("jobs", row.id, structuredClone(row));
+        write("jobs", row.id, copyRow(row));
         return row;
       },
     };
@@ -351,4 +351,24 @@ function collapse(ops: Op[]): Op[] {
   const last = new Map<string, Op>();
   for (const op of ops) last.set(`${op[0]}\u0000${op[1]}`, op);
   return last.size === ops.length ? ops : [...last.values()];
+}
+
+/**
+ * A deep copy of a JSON row: callers get their own copy and nothing they do later reaches the
+ * store. Rows are plain JSON, so this is several times cheaper than `structuredClone`; like the
+ * journal, it drops `undefined` fields.
+ */
+function copyRow<T>(value: T): T {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) {
+    const out = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = copyRow(value[i]);
+    return out as T;
+  }
+  const out: Record<string, unknown> = {};
+  for (const key in value) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v !== undefined) out[key] = copyRow(v);
+  }
+  return out as T;
 }
