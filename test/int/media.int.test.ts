@@ -1,16 +1,17 @@
+import { createGraphClient } from "../../backend/src/channels/whatsapp/graph.client.js";
 import { createHash, randomBytes } from "node:crypto";
 import { access, readdir, readFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import axios, { type AxiosInstance } from "axios";
+import axios from "axios";
 import express from "express";
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Job, MessageRecord } from "../../backend/src/domain/types.js";
 import { AppError } from "../../backend/src/errors.js";
 import { mediaRouter, signMediaUrl } from "../../backend/src/http/media.router.js";
-import { enqueueMediaDownload, MEDIA_QUEUE, mediaHandler, type MediaRecord, type MediaSource } from "../../backend/src/inbound/media.worker.js";
+import { enqueueMediaDownload, MEDIA_QUEUE, mediaHandler, type MediaRecord } from "../../backend/src/inbound/media.worker.js";
 import type { JobHandler } from "../../backend/src/jobs/job-runner.js";
 import { createLogger } from "../../backend/src/ops/logger.js";
 import { LowdbStore } from "../../backend/src/store/lowdb/lowdb.store.js";
@@ -22,35 +23,6 @@ const TOKEN = "test-token";
 const LOOKASIDE = "https://lookaside.fbsbx.com";
 const SECRET = "media-url-secret-0123456789abcdef0123456789";
 const T0 = Date.UTC(2026, 4, 10, 12, 0, 0);
-
-/**
- * The Graph side of media (§7) over plain HTTP, as the real adapter will do it: `GET /{media_id}`
- * with the bearer token, then the authenticated download; a 404 download means the URL expired.
- */
-function graphMediaSource(http: AxiosInstance, graphUrl: string, token: string): MediaSource {
-  const headers = { authorization: `Bearer ${token}` };
-  const fail = (status: number, data: any, what: string) =>
-    new AppError({
-      code: `graph_${data?.error?.code ?? status}`,
-      message: String(data?.error?.message ?? `${what} answered HTTP ${status}`),
-      retryable: status >= 500 || status === 429,
-    });
-  return {
-    async getMediaUrl(mediaId) {
-      const res = await http.get(`${graphUrl}/${encodeURIComponent(mediaId)}`, { headers, validateStatus: () => true });
-      if (res.status !== 200) throw fail(res.status, res.data, "GET /{media_id}");
-      const d = res.data as { url: string; mime_type?: string; sha256?: string; file_size?: string | number };
-      return { url: d.url, mimeType: d.mime_type, sha256: d.sha256, fileSize: d.file_size === undefined ? undefined : Number(d.file_size) };
-    },
-    async downloadMedia(url) {
-      const res = await http.get<ArrayBuffer>(url, { headers, responseType: "arraybuffer", validateStatus: () => true });
-      if (res.status === 404) throw new AppError({ code: "media_url_expired", message: "media URL expired", retryable: true });
-      if (res.status !== 200) throw fail(res.status, undefined, "media download");
-      const type = res.headers["content-type"];
-      return { data: Buffer.from(res.data), mimeType: typeof type === "string" ? type : undefined };
-    },
-  };
-}
 
 const b64 = (data: Buffer) => createHash("sha256").update(data).digest("base64");
 const hex = (data: Buffer) => createHash("sha256").update(data).digest("hex");
@@ -110,7 +82,7 @@ describe("inbound media: download, verify, store, serve", () => {
     handler = mediaHandler({
       store,
       dataDir: dir,
-      graph: graphMediaSource(axios.create(), GRAPH_URL, TOKEN),
+      graph: createGraphClient({ http: axios.create(), graphUrl: GRAPH_URL, phoneNumberId: "106540352242922", accessToken: TOKEN }),
       now,
       logger: createLogger("silent"),
       maxAttempts,

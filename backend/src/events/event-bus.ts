@@ -1,8 +1,9 @@
 import { EventEmitter } from "node:events";
+import type { MessageRecord } from "../domain/types.js";
 
 /** In-process notifications for live pages (inbox, sandbox). Fired only after the change is durable. */
 export interface LiveEvents {
-  "inbox.message": { branchId: string; dialogId: string; message: unknown };
+  "inbox.message": { branchId: string; dialogId: string; message: MessageRecord };
   "inbox.status": { branchId: string; dialogId: string; messageId: string; status: string; error?: unknown };
   "phone.message": { phone: string; message: unknown };
   "phone.status": { phone: string; id: string; status: string };

@@ -95,7 +95,7 @@ export function inboxRouter(deps: InboxDeps): Router {
       if (!customer) throw notFound(`customer of dialog ${dialog.id}`);
       return queueOutbound(tx, { customer, branchId: branch.id, content: { kind: "text", text }, origin: "reply", now: deps.now() });
     });
-    deps.bus.emit("inbox.message", { branchId: branch.id, dialogId: message.dialogId!, message: inboxMessage(message) });
+    deps.bus.emit("inbox.message", { branchId: branch.id, dialogId: message.dialogId!, message });
     deps.onQueued(job);
     res.status(202).json({ id: message.id, status: message.status });
   });
@@ -120,7 +120,7 @@ export function inboxRouter(deps: InboxDeps): Router {
     const send = openEventStream(req, res, () => offs.forEach((off) => off()));
     offs.push(
       deps.bus.on("inbox.message", (e) => {
-        if (e.branchId === branch.id) send("message", { dialogId: e.dialogId, message: isRecord(e.message) ? inboxMessage(e.message, deps.mediaUrl) : e.message });
+        if (e.branchId === branch.id) send("message", { dialogId: e.dialogId, message: inboxMessage(e.message, deps.mediaUrl) });
       }),
       deps.bus.on("inbox.status", (e) => {
         if (e.branchId === branch.id) send("status", { dialogId: e.dialogId, messageId: e.messageId, status: e.status, error: e.error });
@@ -130,5 +130,3 @@ export function inboxRouter(deps: InboxDeps): Router {
 
   return router;
 }
-
-const isRecord = (m: unknown): m is MessageRecord => typeof m === "object" && m !== null && "customerId" in m;

@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { safeEqual } from "../security/api-keys.js";
+import { createHmac } from "node:crypto";
 import { join } from "node:path";
 import { Router, type Response } from "express";
 import type { MediaRecord } from "../inbound/media.worker.js";
@@ -33,9 +34,7 @@ export function signMediaUrl(publicUrl: string, secret: string, messageId: strin
 }
 
 function verify(secret: string, messageId: string, exp: string, sig: string): boolean {
-  const expected = Buffer.from(signature(secret, messageId, exp));
-  const given = Buffer.from(sig);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return safeEqual(sig, signature(secret, messageId, exp));
 }
 
 /** `attachment; filename="Curriculum cafe.pdf"; filename*=UTF-8''Curr%C3%ADculum%20caf%C3%A9.pdf` (RFC 6266 / 5987). */

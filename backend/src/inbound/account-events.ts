@@ -1,7 +1,7 @@
 import type { ParsedWebhook } from "../channels/whatsapp/webhook.types.js";
 import type { Tx } from "../store/store.port.js";
 import { setMarketingOptOut } from "./customers.js";
-import { applyTemplateEvent } from "../outbound/template-sync.js";
+import { applyTemplateEvent, TEMPLATE_EVENT_FIELDS } from "../outbound/template-sync.js";
 
 /**
  * Keeps every non-message field (template status/quality/category, phone quality, account alerts,
@@ -19,7 +19,7 @@ export async function recordAccountEvents(tx: Tx, parsed: ParsedWebhook, payload
     await tx.insertIfAbsent("managementEvents", { id, field: r.field, wabaId: r.wabaId, receivedAt: now, value: r.value });
   }
   for (const event of parsed.managementEvents) {
-    if (TEMPLATE_FIELDS.has(event.field)) await applyTemplateEvent(tx, event, now);
+    await applyTemplateEvent(tx, event, now); // a no-op for other fields
     for (const p of event.preferences ?? []) {
       if (p.category && p.category !== "marketing_messages") continue;
       const value = p.value?.toLowerCase();
@@ -30,4 +30,5 @@ export async function recordAccountEvents(tx: Tx, parsed: ParsedWebhook, payload
   return { templatesChanged: parsed.managementEvents.some((e) => TEMPLATE_FIELDS.has(e.field)) };
 }
 
-const TEMPLATE_FIELDS = new Set(["message_template_status_update", "message_template_quality_update", "template_category_update", "message_template_components_update"]);
+/** Fields after which the synced templates are re-read (components changes carry nothing to apply directly). */
+const TEMPLATE_FIELDS = new Set<string>([...TEMPLATE_EVENT_FIELDS, "message_template_components_update"]);

@@ -1,3 +1,4 @@
+import { customerKey } from "../channels/whatsapp/webhook.parse.js";
 import type { Customer } from "../domain/types.js";
 import type { Customer as WaCustomer } from "../channels/whatsapp/webhook.types.js";
 import type { Tx } from "../store/store.port.js";
@@ -17,7 +18,7 @@ export async function upsertCustomer(tx: Tx, who: WaCustomer, now: number): Prom
     await tx.delete("customers", byPhone.id);
   }
   if (!customer) {
-    customer = { id: who.userId ?? `wa:${who.waId}`, aliases: [], createdAt: now, updatedAt: now };
+    customer = { id: customerKey(who)!, aliases: [], createdAt: now, updatedAt: now };
   }
   const next: Customer = {
     ...customer,

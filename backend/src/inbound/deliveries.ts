@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Tx } from "../store/store.port.js";
+import type { MessageRecord } from "../domain/types.js";
 
 export const DELIVER_QUEUE = "deliver";
 
@@ -31,5 +32,5 @@ export async function enqueueDelivery(tx: Tx, payload: DeliveryPayload, now: num
 
 /** What an inbox page is told after a commit (see events/event-bus). */
 export type InboxNotice =
-  | { kind: "message"; branchId: string; dialogId: string; message: unknown }
+  | { kind: "message"; branchId: string; dialogId: string; message: MessageRecord }
   | { kind: "status"; branchId: string; dialogId: string; messageId: string; status: string; error?: unknown };

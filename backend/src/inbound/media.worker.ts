@@ -6,6 +6,7 @@ import type { MessageMedia, MessageRecord } from "../domain/types.js";
 import type { JobHandler } from "../jobs/job-runner.js";
 import type { Logger } from "../ops/logger.js";
 import type { Store, Tx } from "../store/store.port.js";
+import { syncDirectory } from "../ops/durable-fs.js";
 
 export const MEDIA_QUEUE = "media";
 
@@ -247,17 +248,8 @@ export function mediaHandler(deps: MediaDeps): JobHandler {
       await rm(temp, { force: true }).catch(() => undefined);
       throw new AppError({ code: "media_write_failed", message: `could not write media file: ${(err as Error).message}`, retryable: true, cause: err });
     }
-    // Make the rename durable before the store records the file (best effort: not every FS allows it).
-    try {
-      const dir = await open(mediaDir, "r");
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
-    } catch {
-      // directory fsync unsupported here
-    }
+    // Make the rename durable before the store records the file.
+    await syncDirectory(mediaDir).catch(() => undefined);
   }
 }
 

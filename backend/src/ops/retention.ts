@@ -1,3 +1,4 @@
+import { dayOf } from "../domain/day.js";
 import type { Store } from "../store/store.port.js";
 
 const DAY_MS = 86_400_000;
@@ -11,7 +12,7 @@ const DAY_MS = 86_400_000;
 export async function dropOldSeenKeys(store: Store, now: number, keepDays = 8, lookBackDays = 60): Promise<number> {
   let dropped = 0;
   for (let d = keepDays + 1; d <= keepDays + lookBackDays; d++) {
-    const day = new Date(now - d * DAY_MS).toISOString().slice(0, 10);
+    const day = dayOf(now - d * DAY_MS);
     dropped += await store.transact(async (tx) => {
       const old = await tx.byIndex("seenKeys", "day", day, { limit: 5000 });
       for (const k of old) await tx.delete("seenKeys", k.id);

@@ -1,7 +1,6 @@
+import { dayOf } from "../domain/day.js";
 import type { Tx } from "../store/store.port.js";
 
-/** UTC day of an epoch-ms time, `YYYY-MM-DD`. */
-export const dayOf = (at: number) => new Date(at).toISOString().slice(0, 10);
 
 /** Adds to a branch's counters for the day of `at` (inbound, outbound, per pricing category…). */
 export async function bumpDailyStats(tx: Tx, branchId: string, at: number, add: Record<string, number>): Promise<void> {

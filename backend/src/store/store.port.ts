@@ -1,3 +1,4 @@
+import { dayOf } from "../domain/day.js";
 import type {
   Binding,
   Branch,
@@ -52,7 +53,7 @@ export const INDEXES = {
   payloads: {},
   managementEvents: { field: (e: ManagementEventRecord) => e.field },
   /** UTC day a key was first seen: old days are dropped once Meta can no longer redeliver them. */
-  seenKeys: { day: (k: SeenKey) => new Date(k.at).toISOString().slice(0, 10) },
+  seenKeys: { day: (k: SeenKey) => dayOf(k.at) },
   settings: {},
   templates: { name: (t: TemplateRecord) => t.name, metaId: (t: TemplateRecord) => t.metaId },
   dailyStats: { branchId: (d: DailyStatsRecord) => d.branchId },

@@ -28,9 +28,9 @@ export interface SendResult {
 export interface MediaInfo {
   /** Valid for 5 minutes; download with the bearer token. */
   url: string;
-  mimeType: string;
-  sha256: string;
-  fileSize: number;
+  mimeType?: string;
+  sha256?: string;
+  fileSize?: number;
 }
 
 /** A template object exactly as Graph returns it (fields requested in {@link TEMPLATE_FIELDS}). */
@@ -65,7 +65,7 @@ export interface GraphClient {
    * `media_url_expired`: get a fresh one with {@link getMediaUrl} and try again.
    * @see https://developers.facebook.com/documentation/business-messaging/whatsapp/business-phone-numbers/media
    */
-  downloadMedia(url: string): Promise<{ data: Buffer; mimeType: string }>;
+  downloadMedia(url: string): Promise<{ data: Buffer; mimeType?: string }>;
   /**
    * Every template of the WABA, page after page (`paging.next`, else `paging.cursors.after`).
    * @see https://developers.facebook.com/documentation/business-messaging/whatsapp/templates/template-management
@@ -180,9 +180,7 @@ export function createGraphClient(opts: GraphClientOptions): GraphClient {
         headers: { ...auth, ...(config.headers as Record<string, string> | undefined) },
       });
     } catch (err) {
-      const graph = normalizeGraphError(undefined, undefined, transportSummary(err));
-      const code = errorCode(err);
-      throw failure(graph, { unknownOutcome: mayHaveSent && !(code && NOT_SENT_CODES.has(code)) });
+      throw transportFailure(err, mayHaveSent);
     }
   }
 
@@ -191,10 +189,14 @@ export function createGraphClient(opts: GraphClientOptions): GraphClient {
     try {
       return await postJson(url, body, auth, timeout);
     } catch (err) {
-      const graph = normalizeGraphError(undefined, undefined, transportSummary(err));
-      const code = errorCode(err);
-      throw failure(graph, { unknownOutcome: !(code && NOT_SENT_CODES.has(code)) });
+      throw transportFailure(err, true);
     }
+  }
+
+  /** No HTTP answer. Unknown outcome when the request may have reached Meta (not for refused connections). */
+  function transportFailure(err: unknown, mayHaveSent: boolean): GraphCallError {
+    const code = errorCode(err);
+    return failure(normalizeGraphError(undefined, undefined, transportSummary(err)), { unknownOutcome: mayHaveSent && !(code && NOT_SENT_CODES.has(code)) });
   }
 
   const ok = (status: number) => status >= 200 && status < 300;
@@ -259,9 +261,10 @@ export function createGraphClient(opts: GraphClientOptions): GraphClient {
       }
       return {
         url: data.url,
-        mimeType: typeof data.mime_type === "string" ? data.mime_type : "application/octet-stream",
-        sha256: typeof data.sha256 === "string" ? data.sha256 : "",
-        fileSize: Number(data.file_size ?? 0) || 0,
+        // Left out when Meta does not say: the caller falls back to what the webhook said.
+        ...(typeof data.mime_type === "string" ? { mimeType: data.mime_type } : {}),
+        ...(typeof data.sha256 === "string" && data.sha256 ? { sha256: data.sha256 } : {}),
+        ...(Number(data.file_size) > 0 ? { fileSize: Number(data.file_size) } : {}),
       };
     },
 
@@ -278,8 +281,8 @@ export function createGraphClient(opts: GraphClientOptions): GraphClient {
       }
       if (!ok(res.status)) fail(res);
       const header = res.headers["content-type"];
-      const mimeType = (typeof header === "string" ? header.split(";")[0]?.trim() : undefined) || "application/octet-stream";
-      return { data: toBuffer(res.data), mimeType };
+      const mimeType = typeof header === "string" ? header.split(";")[0]?.trim() || undefined : undefined;
+      return { data: toBuffer(res.data), ...(mimeType ? { mimeType } : {}) };
     },
 
     listTemplates(): AsyncIterable<RawTemplate> {

@@ -1,6 +1,7 @@
 import { open, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Adapter } from "lowdb";
+import { syncDirectory } from "../../ops/durable-fs.js";
 
 /**
  * lowdb adapter that makes a snapshot crash-safe: write a temp file, fsync it, rename it over the
@@ -52,16 +53,6 @@ export class FsyncJsonFile<T> implements Adapter<T> {
   }
 }
 
-export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } catch {
-    // Some filesystems refuse fsync on directories; the rename is still atomic there.
-  } finally {
-    await handle.close();
-  }
-}
 
 /** JSON text of `value` in pieces: large arrays one element at a time, the rest whole. */
 function* jsonPieces(value: unknown): Generator<string> {
