@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type {
   Binding,
   Branch,
+  CrmConnection,
   Customer,
   Dialog,
   InboundPayload,
@@ -102,6 +103,7 @@ const SAMPLES: { [K in CollectionName]: (id: string, key: Key) => Collections[K]
   settings: (id, key) => setting(id, { key }),
   templates: (id, key): TemplateRecord => ({ id, metaId: `meta-${key}`, name: `tpl_${key}`, language: "ru", status: "APPROVED", category: "UTILITY", parameterFormat: "POSITIONAL", components: [], syncedAt: T0, updatedAt: T0 }),
   dailyStats: (id, key): DailyStatsRecord => ({ id, branchId: `br-${key}`, day: "2026-11-25", counts: { inbound: 1 } }),
+  crmConnections: (id, key): CrmConnection => ({ id, kind: "amocrm", account: `acc-${id}`, domain: "a.amocrm.ru", branchId: `br-${key}`, state: "connected", refs: { scopeId: `scope-${key}` }, createdAt: T0, updatedAt: T0 }),
 };
 
 /** Indexes whose rows look different from the collection's sample (held messages have no dialog). */

@@ -219,3 +219,37 @@ export interface DailyStatsRecord {
   day: string;
   counts: Record<string, number>;
 }
+
+/** Tokens of one CRM account (both CRMs rotate the refresh token on every refresh). */
+export interface OAuthTokens {
+  accessToken: string;
+  refreshToken: string;
+  /** Epoch ms when the access token stops working. */
+  expiresAt: number;
+}
+
+/**
+ * One CRM account that installed our integration: an amoCRM account or a Bitrix24 portal.
+ * Id: `<kind>:<account>`. Kept when the account disconnects, so a reinstall picks its data up again.
+ */
+export interface CrmConnection {
+  id: string;
+  kind: "amocrm" | "bitrix24";
+  /** amoCRM numeric `account_id`, Bitrix24 `member_id`. */
+  account: string;
+  /** API host, e.g. `branch.amocrm.ru` or `branch.bitrix24.ru` (no scheme). */
+  domain: string;
+  /** The branch this account is bound to (set by the widget's register call). */
+  branchId?: string;
+  state: "installing" | "connected" | "disconnected";
+  /** SecretBox-sealed JSON of `OAuthTokens`. */
+  tokensSealed?: string;
+  /** Connector-owned references: amoCRM `amojoId`, `scopeId`; Bitrix24 ids. Never secrets. */
+  refs: Record<string, string>;
+  /** Connector-owned sealed secrets (Bitrix24 application token…), SecretBox-sealed. */
+  secretsSealed?: Record<string, string>;
+  lastError?: { code: string; message: string; at: number };
+  createdAt: number;
+  updatedAt: number;
+  disconnectedAt?: number;
+}

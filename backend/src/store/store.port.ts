@@ -2,6 +2,7 @@ import { dayOf } from "../domain/day.js";
 import type {
   Binding,
   Branch,
+  CrmConnection,
   Customer,
   Dialog,
   InboundPayload,
@@ -33,6 +34,7 @@ export interface Collections {
   settings: SettingRecord;
   templates: TemplateRecord;
   dailyStats: DailyStatsRecord;
+  crmConnections: CrmConnection;
 }
 export type CollectionName = keyof Collections;
 
@@ -57,6 +59,11 @@ export const INDEXES = {
   settings: {},
   templates: { name: (t: TemplateRecord) => t.name, metaId: (t: TemplateRecord) => t.metaId },
   dailyStats: { branchId: (d: DailyStatsRecord) => d.branchId },
+  crmConnections: {
+    branchId: (c: CrmConnection) => c.branchId,
+    /** amoCRM chat channel connection (`{channel_id}_{amojo_id}`): manager replies name it in the URL. */
+    scopeId: (c: CrmConnection) => c.refs.scopeId,
+  },
 } as const satisfies { [K in CollectionName]: Record<string, (row: Collections[K]) => string | undefined> };
 
 export type IndexName<K extends CollectionName> = keyof (typeof INDEXES)[K] & string;
