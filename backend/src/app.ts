@@ -7,6 +7,14 @@ import type { Config } from "./config.js";
 import { AppError } from "./errors.js";
 import { BranchService } from "./branches/branch.service.js";
 import { createGraphClient, type GraphClient } from "./channels/whatsapp/graph.client.js";
+import { amoConnector } from "./crm/amocrm/amocrm.adapter.js";
+import { AmoKit } from "./crm/amocrm/amocrm.kit.js";
+import { refreshTokens as refreshAmoTokens } from "./crm/amocrm/amocrm.oauth.js";
+import { RequestGate } from "./crm/amocrm/request-gate.js";
+import { OAuthTokenManager } from "./crm/oauth-tokens.js";
+import { installHandlers } from "./crm-apps/amocrm/install.worker.js";
+import { AmoPanelService } from "./crm-apps/amocrm/panel.service.js";
+import { salesbotHandler } from "./crm-apps/amocrm/salesbot.worker.js";
 import { inboxConnector } from "./crm/inbox/inbox.adapter.js";
 import { notYetConnected } from "./crm/pending.adapter.js";
 import { defineRegistry, type CrmRegistry } from "./crm/registry.js";
@@ -15,6 +23,7 @@ import { DEFAULT_OPT_IN_WORDS, DEFAULT_OPT_OUT_WORDS } from "./domain/opt-out.js
 import type { Job } from "./domain/types.js";
 import { EventBus } from "./events/event-bus.js";
 import { adminRouter } from "./http/admin.router.js";
+import { amocrmRouter } from "./http/amocrm.router.js";
 import { branchApiRouter } from "./http/branch-api.router.js";
 import { errorMiddleware } from "./http/error.middleware.js";
 import { inboxRouter } from "./http/inbox.router.js";
@@ -22,6 +31,7 @@ import { mediaRouter, signMediaUrl } from "./http/media.router.js";
 import { opsRouter } from "./http/ops.router.js";
 import { sandboxRouter } from "./http/sandbox.router.js";
 import { whatsappWebhookRouter } from "./http/whatsapp-webhook.router.js";
+import { crmOwnersFinder } from "./inbound/crm-owners.js";
 import { deliverHandler } from "./inbound/deliver.worker.js";
 import { inboundHandler, type Effect } from "./inbound/inbound.worker.js";
 import type { InboxNotice } from "./inbound/deliveries.js";
@@ -83,10 +93,36 @@ export function createApp(deps: AppDeps): App {
   let selfUrl = config.PUBLIC_URL;
   let workersRunning = false;
 
+  const tokens: OAuthTokenManager = new OAuthTokenManager({
+    store,
+    box,
+    now,
+    logger,
+    refreshers: { amocrm: (connection, refreshToken) => refreshAmoTokens(amoKit.oauth(), connection.domain, refreshToken) },
+  });
+  const amoKit = new AmoKit({
+    settings: {
+      clientId: config.AMOCRM_CLIENT_ID,
+      clientSecret: config.AMOCRM_CLIENT_SECRET,
+      redirectUri: config.AMOCRM_REDIRECT_URI,
+      publicUrl: config.PUBLIC_URL,
+      scheme: config.AMOCRM_SCHEME,
+      amojoUrl: config.AMOJO_URL,
+      channelId: config.AMOJO_CHANNEL_ID,
+      channelSecret: config.AMOJO_CHANNEL_SECRET,
+      botId: config.AMOJO_BOT_ID,
+    },
+    store,
+    http: deps.http,
+    tokens,
+    gate: new RequestGate({ perSecond: 7 }),
+    now,
+  });
+
   const registry: CrmRegistry = defineRegistry({
     inbox: inboxConnector(bus),
     webhook: webhookConnector({ http: deps.http, openSecret: (s) => box.open(s) }),
-    amocrm: notYetConnected("amocrm", "amoCRM"),
+    amocrm: amoConnector({ kit: amoKit, store, now }),
     bitrix24: notYetConnected("bitrix24", "Bitrix24"),
   });
 
@@ -126,11 +162,13 @@ export function createApp(deps: AppDeps): App {
           optOut: config.OPT_OUT_WORDS ? splitList(config.OPT_OUT_WORDS) : DEFAULT_OPT_OUT_WORDS,
           optIn: config.OPT_IN_WORDS ? splitList(config.OPT_IN_WORDS) : DEFAULT_OPT_IN_WORDS,
         },
-        findCrmOwners: async () => [], // no connector of this release has the crmOwnership capability
+        findCrmOwners: crmOwnersFinder({ store, registry, logger, now, bindingTtlMs: routingDefaults.bindingTtlMs }),
         afterCommit: (effects) => afterInbound(effects),
       }),
       deliverHandler({ store, registry, metrics, now, maxAttempts: config.DELIVERY_MAX_ATTEMPTS, backoffMs: config.DELIVERY_BACKOFF_MS, mediaUrl: (id) => mediaUrl(config.PUBLIC_URL, id) }),
       mediaHandler({ store, dataDir: config.DATA_DIR, graph: media, now, logger }),
+      ...installHandlers({ kit: amoKit, store, box, tokens, logger, now }),
+      salesbotHandler({ kit: amoKit, store, now, logger, onQueued: (job) => queued(job) }),
     ],
   });
 
@@ -201,6 +239,20 @@ export function createApp(deps: AppDeps): App {
   app.use(opsRouter({ store, metrics, workersRunning: () => workersRunning, senderPaused: () => outbound.paused }));
   app.use(whatsappWebhookRouter({ store, metrics, appSecret: deps.appSecret, verifyToken: config.WHATSAPP_VERIFY_TOKEN, now, onStored: () => runner.wake() }));
   app.use(mediaRouter({ store, dataDir: config.DATA_DIR, secret: mediaSecret, now }));
+  app.use(
+    amocrmRouter({
+      kit: amoKit,
+      store,
+      box,
+      logger,
+      now,
+      panel: new AmoPanelService({ kit: amoKit, store, now, onQueued: queued }),
+      chatHook: { kit: amoKit, store, now, onQueued: queued, wake: () => runner.wake() },
+      salesbot: { kit: amoKit, store, now, logger, onQueued: queued },
+      wake: () => runner.wake(),
+      allowedOrigins: config.AMOCRM_ALLOWED_ORIGINS ? splitList(config.AMOCRM_ALLOWED_ORIGINS) : [],
+    }),
+  );
   app.use(express.json({ limit: "1mb" }));
   app.use(
     adminRouter({

@@ -37,6 +37,8 @@ const schema = z.object({
   AMOJO_CHANNEL_ID: optionalText,
   AMOJO_CHANNEL_SECRET: optionalText,
   AMOJO_BOT_ID: optionalText,
+  /** Extra origins allowed to call the amoCRM widget API (comma-separated), e.g. a test host page. */
+  AMOCRM_ALLOWED_ORIGINS: z.string().optional(),
   BITRIX24_CLIENT_ID: optionalText,
   BITRIX24_CLIENT_SECRET: optionalText,
   // Our own additions (documented in the README).

@@ -102,3 +102,13 @@ function keys(input: string): Set<string> {
   }
   return out;
 }
+
+/**
+ * A phone as CRM users type it: Russian and Kazakh numbers are often written with the domestic
+ * trunk prefix (`8 916 123-45-67`), which is `+7` in international form.
+ */
+export function normalizeCrmPhone(input: string): NormalizedPhone {
+  const digits = input.replace(/\D/g, "");
+  if (!input.trim().startsWith("+") && digits.length === 11 && digits.startsWith("8")) return normalizePhone(`+7${digits.slice(1)}`);
+  return normalizePhone(input);
+}

@@ -139,6 +139,11 @@ export interface MessageRecord {
   /** When the current send attempt was recorded as started (status `sending`). */
   sendingSince?: number;
   sendAttempts?: number;
+  /**
+   * Connector-owned references: amoCRM's id of a manager's message (`amoMsgId`), the Salesbot
+   * `return_url` waiting for this message's outcome, whether the chat already shows it…
+   */
+  crmRefs?: Record<string, string>;
   /** Pricing of the delivered message as Meta reported it (statuses webhook). */
   pricing?: { category?: string; type?: string; billable?: boolean; pricingModel?: string };
 }

@@ -28,6 +28,8 @@ export interface QueueOutboundInput {
   template?: { name: string; language: string; category: string; params?: unknown };
   /** wamid of the customer's message this one answers (shown as a quote). */
   replyTo?: string;
+  /** Connector references kept on the message (e.g. the CRM's own id of a manager's message). */
+  crmRefs?: Record<string, string>;
   now: number;
 }
 
@@ -75,6 +77,7 @@ export async function queueOutbound(tx: Tx, input: QueueOutboundInput): Promise<
     createdAt: now,
     updatedAt: now,
     origin: input.origin,
+    ...(input.crmRefs ? { crmRefs: input.crmRefs } : {}),
   };
   await tx.put("messages", message);
   if (dialogId) await touchDialog(tx, dialogId, message.id, now);
