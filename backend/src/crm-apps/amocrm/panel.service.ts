@@ -1,37 +1,20 @@
 import { z } from "zod";
-import { AppError, badRequest, notFound, unprocessable } from "../../errors.js";
-import { normalizeCrmPhone, waIdCandidates } from "../../domain/phone.js";
-import { prefillParams, type CardFacts } from "../../domain/template-prefill.js";
-import { describeTemplate } from "../../domain/templates.js";
-import type { Branch, CrmConnection, Customer, Job, MessageRecord, TemplateRecord } from "../../domain/types.js";
-import { windowState } from "../../domain/window.js";
-import type { AmoContact, AmoLead } from "../../crm/amocrm/amocrm.api.js";
+import { AppError, badRequest, notFound } from "../../errors.js";
+import { normalizeCrmPhone } from "../../domain/phone.js";
+import type { Branch, CrmConnection } from "../../domain/types.js";
 import { issuerHost, verifyWidgetToken } from "../../crm/amocrm/amocrm.jwt.js";
 import { amoConnectionId, type AmoKit } from "../../crm/amocrm/amocrm.kit.js";
-import { bindCustomer, dialogIdOf, ensureDialog } from "../../inbound/bindings.js";
-import { customerByPhone } from "../../inbound/customers.js";
-import { queueOutbound } from "../../outbound/outbox.js";
-import { prepareTemplate } from "../../outbound/template-send.js";
 import { hashApiKey } from "../../security/api-keys.js";
-import type { Store, Tx } from "../../store/store.port.js";
+import type { Store } from "../../store/store.port.js";
+import { branchRef, CardPanel, templateChoice, type Card, type CardPanelDeps } from "../card-panel.js";
 
-export interface PanelDeps {
+export interface PanelDeps extends CardPanelDeps {
   kit: AmoKit;
   store: Store;
-  now: () => number;
-  onQueued(job: Job): void;
 }
 
 const leadId = z.coerce.number().int().positive();
-const param = z.union([z.string(), z.number()]).transform(String);
-export const sendSchema = z.strictObject({
-  lead_id: leadId,
-  template: z.strictObject({
-    name: z.string().min(1).max(512),
-    language: z.string().min(2).max(15),
-    params: z.union([z.array(param).max(100), z.record(z.string(), param)]).optional(),
-  }),
-});
+export const sendSchema = z.strictObject({ lead_id: leadId, template: templateChoice });
 export const transferSchema = z.strictObject({ lead_id: leadId, branch_id: z.string().min(1) });
 export const registerSchema = z.strictObject({ branch_key: z.string().trim().min(1, "enter the branch key").max(200) });
 
@@ -40,15 +23,17 @@ interface Session {
   branch?: Branch;
 }
 
-const branchRef = (b: Branch) => ({ id: b.id, code: b.code, name: b.name });
-
 /**
  * What the widget in an amoCRM account may do. Every call carries amoCRM's disposable token; the
  * account it names decides the branch, so a widget only ever sees its own branch's dialogs.
  * @see amocrm.md §1.5
  */
 export class AmoPanelService {
-  constructor(private readonly deps: PanelDeps) {}
+  private readonly panel: CardPanel;
+
+  constructor(private readonly deps: PanelDeps) {
+    this.panel = new CardPanel(deps);
+  }
 
   private async session(token: string | undefined, opts: { needInstall: boolean }): Promise<Session | undefined> {
     const oauth = this.deps.kit.oauth();
@@ -91,71 +76,24 @@ export class AmoPanelService {
   async context(token: string | undefined, rawLeadId: unknown) {
     const s = await this.session(token, { needInstall: false });
     if (!s?.branch) return { bound: false as const };
-    const { branch, connection } = s;
-    const now = this.deps.now();
-    const [templates, branches] = await this.deps.store.read(async (tx) => [await tx.list("templates"), await tx.list("branches")] as const);
-    const base = {
-      bound: true as const,
-      branch: branchRef(branch),
-      now,
-      branches: branches.filter((b) => b.enabled && b.id !== branch.id).map(branchRef),
-    };
-    if (rawLeadId === undefined || rawLeadId === "") return { ...base, templates: templatesFor(templates, { branchName: branch.name }) };
-    const id = parse(leadId, rawLeadId, "lead_id");
-    const card = await this.card(connection, id);
-    const facts = factsOf(card, branch);
-    const customer = card.phone ? await this.deps.store.read((tx) => findCustomer(tx, card.phone!)) : undefined;
-    const view = customer ? await this.deps.store.read((tx) => dialogView(tx, branch.id, customer)) : undefined;
-    const w = windowState(customer?.lastInboundAt, now);
-    return {
-      ...base,
-      lead: { id: card.lead.id, name: card.lead.name },
-      ...(card.contact ? { contact: { id: card.contact.id, name: card.contact.name, ...(card.phone ? { phone: card.phone } : {}) } } : {}),
-      ...(view?.dialog ? { dialog: view.dialog } : {}),
-      window: { open: w.open, ...(w.closesAt ? { closesAt: w.closesAt } : {}), ...(customer?.lastInboundAt ? { lastInboundAt: customer.lastInboundAt } : {}) },
-      templates: templatesFor(templates, facts),
-      statuses: view?.statuses ?? [],
-    };
+    const card = rawLeadId === undefined || rawLeadId === "" ? undefined : await this.card(s.connection, parse(leadId, rawLeadId, "lead_id"));
+    return this.panel.context(s.branch, card);
   }
 
-  /** A template from the card: checked like any send, bound to this branch, shown in the chat once sent. */
   async send(token: string | undefined, body: unknown) {
     const input = parse(sendSchema, body);
     const { branch, connection } = await this.bound(token);
-    const card = await this.card(connection, input.lead_id);
-    if (!card.phone) throw unprocessable("invalid_phone", "the lead has no contact with a phone number", "lead_id");
-    const now = this.deps.now();
-    const { message, job } = await this.deps.store.transact(async (tx) => {
-      const customer = await customerByPhone(tx, waIdCandidates(card.phone!), now);
-      const prepared = await prepareTemplate(tx, input.template);
-      return queueOutbound(tx, { customer, branchId: branch.id, content: prepared.content, template: prepared.template, origin: "reply", crmRefs: { leadId: String(input.lead_id) }, now });
-    });
-    this.deps.onQueued(job);
-    return { id: message.id, status: "queued" as const };
+    return this.panel.send(branch, await this.card(connection, input.lead_id), input.template, { leadId: String(input.lead_id) });
   }
 
-  /** Hands the lead's WhatsApp customer to another branch: their next message goes there. */
   async transfer(token: string | undefined, body: unknown) {
     const input = parse(transferSchema, body);
     const { branch, connection } = await this.bound(token);
-    const card = await this.card(connection, input.lead_id);
-    if (!card.phone) throw unprocessable("invalid_phone", "the lead has no contact with a phone number", "lead_id");
-    const now = this.deps.now();
-    const target = await this.deps.store.transact(async (tx) => {
-      const to = await tx.get("branches", input.branch_id);
-      if (!to || !to.enabled) throw notFound(`branch ${input.branch_id}`);
-      if (to.id === branch.id) throw unprocessable("same_branch", "the dialog already belongs to this branch", "branch_id");
-      const customer = await findCustomer(tx, card.phone!);
-      if (!customer) throw unprocessable("no_dialog", "this contact has not written on WhatsApp yet: nothing to transfer", "lead_id");
-      const reason = `transferred by ${branch.name} from amoCRM`;
-      await bindCustomer(tx, customer.id, { branchId: to.id, rule: "transfer", reason, now });
-      await ensureDialog(tx, to.id, customer.id, now, { rule: "transfer", reason });
-      return to;
-    });
-    return { branch: branchRef(target) };
+    return this.panel.transfer(branch, await this.card(connection, input.lead_id), input.branch_id, "amoCRM");
   }
 
-  private async card(connection: CrmConnection, id: number): Promise<{ lead: AmoLead; contact?: AmoContact; phone?: string }> {
+  /** The lead with its main contact (else the first) and that contact's first usable phone. */
+  private async card(connection: CrmConnection, id: number): Promise<Card> {
     const api = this.deps.kit.api(connection);
     const lead = await api.getLead(id);
     if (!lead) throw notFound(`lead ${id}`);
@@ -172,74 +110,4 @@ function parse<S extends z.ZodType>(schema: S, input: unknown, field?: string): 
   const issue = r.error.issues[0]!;
   const path = [field, ...issue.path].filter((p) => p !== undefined && p !== "").join(".");
   throw badRequest(path ? `${path}: ${issue.message}` : issue.message, path || undefined);
-}
-
-async function findCustomer(tx: Tx, e164: string): Promise<Customer | undefined> {
-  for (const waId of waIdCandidates(e164)) {
-    const c = (await tx.byIndex("customers", "waId", waId))[0];
-    if (c) return c;
-  }
-  return undefined;
-}
-
-async function dialogView(tx: Tx, branchId: string, customer: Customer) {
-  const dialog = await tx.get("dialogs", dialogIdOf(branchId, customer.id));
-  if (!dialog) return undefined;
-  const messages = await tx.byIndex("messages", "dialogId", dialog.id, { newestFirst: true, limit: 10 });
-  return { dialog: { id: dialog.id, ...(dialog.routing ? { routing: dialog.routing } : {}) }, statuses: messages.map(statusView) };
-}
-
-function statusView(m: MessageRecord) {
-  return {
-    id: m.id,
-    direction: m.direction,
-    ...(m.text ? { text: m.text } : {}),
-    ...(m.template ? { template: m.template.name } : {}),
-    status: m.status === "sending" ? "queued" : m.status,
-    at: m.updatedAt,
-    ...(m.error ? { error: m.error } : {}),
-  };
-}
-
-function factsOf(card: { lead: AmoLead; contact?: AmoContact; phone?: string }, branch: Branch): CardFacts {
-  return {
-    contactName: card.contact?.name,
-    contactFirstName: card.contact?.firstName,
-    phone: card.phone,
-    leadId: card.lead.id,
-    leadName: card.lead.name,
-    price: card.lead.price,
-    branchName: branch.name,
-    fields: { ...card.contact?.fields, ...card.lead.fields },
-  };
-}
-
-/** Approved templates as the panel shows them, with examples and suggested values per parameter. */
-function templatesFor(all: readonly TemplateRecord[], facts: CardFacts) {
-  return all
-    .filter((t) => t.status === "APPROVED")
-    .map((t) => {
-      const d = describeTemplate(t);
-      const examples = bodyExamples(t);
-      const prefill = prefillParams(d.body.params, d.body.text, facts);
-      return {
-        name: t.name,
-        language: t.language,
-        category: t.category,
-        parameterFormat: t.parameterFormat,
-        ...(d.header?.text ? { header: d.header.text } : {}),
-        body: d.body.text,
-        ...(d.footer ? { footer: d.footer } : {}),
-        params: d.body.params.map((key, i) => ({ key, ...(examples[key] ?? examples[String(i + 1)] ? { example: examples[key] ?? examples[String(i + 1)] } : {}), ...(prefill[key] ? { prefill: prefill[key] } : {}) })),
-      };
-    });
-}
-
-/** The example values Meta keeps with the BODY component (positional or named). */
-function bodyExamples(t: TemplateRecord): Record<string, string> {
-  const body = (t.components as Array<{ type?: string; example?: { body_text?: string[][]; body_text_named_params?: Array<{ param_name: string; example: string }> } }>).find((c) => c.type?.toUpperCase() === "BODY");
-  const out: Record<string, string> = {};
-  body?.example?.body_text?.[0]?.forEach((v, i) => (out[String(i + 1)] = v));
-  for (const p of body?.example?.body_text_named_params ?? []) out[p.param_name] = p.example;
-  return out;
 }
