@@ -2,6 +2,7 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { build } from "esbuild";
+import { buildAmoWidget } from "./build-amocrm-widget.js";
 import { buildWeb } from "./build-web.js";
 
 async function sources(dir: string): Promise<string[]> {
@@ -25,3 +26,5 @@ await build({
 });
 await buildWeb();
 console.log("built dist/backend and dist/web");
+const amoZip = await buildAmoWidget({ backendUrl: process.env.PUBLIC_URL || `http://localhost:${process.env.PORT || 3000}` });
+console.log(`built ${amoZip}`);
