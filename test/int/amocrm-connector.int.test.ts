@@ -199,6 +199,17 @@ describe("amoCRM connector: install, chats in the lead card, manager replies, Sa
     expect(sent.template.components).toEqual([{ type: "body", parameters: [{ type: "text", text: "Иван" }, { type: "text", text: "пятницу" }] }]);
   });
 
+  it("sends a manager's file by its link, with the file name", async () => {
+    const reply = amo.managerReply(scopeOf(acc), { conversationId: `bl:${branch.id}:wa:${phone}`, phone, kind: "file", fileType: "file", media: "https://amojo.amocrm.ru/attachments/2a1c6f0e/price.pdf", fileName: "price.pdf" });
+    expect((await hook(scopeOf(acc), reply.body, reply.signature)).status).toBe(200);
+    const sent = await waitFor(() => graph.find((b) => b.type === "document"), "the file sent to WhatsApp");
+    expect(sent.document).toEqual({ link: "https://amojo.amocrm.ru/attachments/2a1c6f0e/price.pdf", filename: "price.pdf" });
+    const picture = amo.managerReply(scopeOf(acc), { conversationId: `bl:${branch.id}:wa:${phone}`, phone, kind: "file", fileType: "picture", media: "https://amojo.amocrm.ru/attachments/77/photo.jpg", fileName: "photo.jpg" });
+    expect((await hook(scopeOf(acc), picture.body, picture.signature)).status).toBe(200);
+    const image = await waitFor(() => graph.find((b) => b.type === "image"), "the picture sent to WhatsApp");
+    expect(image.image.link).toBe("https://amojo.amocrm.ru/attachments/77/photo.jpg");
+  });
+
   it("runs the Salesbot step: acknowledges, sends the template to the lead's contact and continues the bot", async () => {
     const returnUrl = `http://${acc.domain}/api/v4/salesbot/321/continue/654`;
     const data = { template: "order_ready", language: "ru", params: { customer_name: "Иван", order_id: String(leadId) }, lead_id: String(leadId), contact_id: "{{contact.id}}" };
