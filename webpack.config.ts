@@ -27,6 +27,7 @@ export interface WebEntry {
 export const webEntries: readonly WebEntry[] = [
   { name: "inbox", entry: "widget/src/pages/inbox/main.tsx" },
   { name: "sandbox", entry: "widget/src/pages/sandbox/main.tsx" },
+  { name: "console", entry: "widget/src/pages/console/main.tsx" },
 ];
 
 export interface WebConfigOptions {

@@ -1,3 +1,4 @@
+import { npsGroup } from "../domain/analytics.js";
 import { dayOf } from "../domain/day.js";
 import type { Tx } from "../store/store.port.js";
 
@@ -13,4 +14,10 @@ export async function bumpDailyStats(tx: Tx, branchId: string, at: number, add: 
 
 export async function dailyCount(tx: Tx, branchId: string, at: number, key: string): Promise<number> {
   return (await tx.get("dailyStats", `${branchId}|${dayOf(at)}`))?.counts[key] ?? 0;
+}
+
+/** Counts one NPS answer (0–10) for the branch's day, as the analytics export reads it (`nps:<group>`). */
+export async function recordNpsAnswer(tx: Tx, branchId: string, at: number, score: number): Promise<void> {
+  const group = npsGroup(score);
+  if (group) await bumpDailyStats(tx, branchId, at, { [`nps:${group}`]: 1 });
 }
