@@ -7,6 +7,7 @@ import { loadOrCreateSecrets } from "./bootstrap/secrets.js";
 import { loadConfig, type Config } from "./config.js";
 import { createLogger, type Logger } from "./ops/logger.js";
 import { LowdbStore } from "./store/lowdb/lowdb.store.js";
+import { PgStore } from "./store/pg/pg.store.js";
 import type { Store } from "./store/store.port.js";
 
 export interface RunningServer {
@@ -25,8 +26,7 @@ export async function startServer(env: Record<string, string | undefined>, opts:
   const config = loadConfig(env);
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const { secrets } = await loadOrCreateSecrets(config.DATA_DIR);
-  if (config.DATABASE_URL) logger.warn("DATABASE_URL is set but the PostgreSQL store is not part of this release; using the embedded store");
-  const store = await LowdbStore.open({ dir: config.DATA_DIR });
+  const store: Store = config.DATABASE_URL ? await PgStore.open({ url: config.DATABASE_URL, logger }) : await LowdbStore.open({ dir: config.DATA_DIR });
   const adminToken = config.ADMIN_TOKEN ?? secrets.adminToken;
   const app = createApp({
     config,

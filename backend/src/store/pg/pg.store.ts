@@ -1,0 +1,496 @@
+import pg from "pg";
+import { AppError } from "../../errors.js";
+import type { Job } from "../../domain/types.js";
+import type { Logger } from "../../ops/logger.js";
+import { INDEXES, type ClaimOptions, type CollectionName, type Collections, type IndexName, type Store, type Tx } from "../store.port.js";
+import { migrate, type IndexSpec } from "./migrations.js";
+
+export interface PgStoreOptions {
+  /** `DATABASE_URL`: postgres://user:password@host:port/database */
+  url: string;
+  /** Connections in the pool (each open transaction holds one). */
+  poolSize?: number;
+  logger?: Logger;
+  /** Runs of one transaction before a serialization conflict is given up as `store_conflict`. */
+  maxAttempts?: number;
+  /** The declared secondary indexes; `INDEXES` of the port unless a test narrows them. */
+  indexes?: IndexSpec;
+}
+
+type KeyFn = (row: unknown) => string | undefined;
+type Outcome<T> = { value: T } | { error: unknown; retry: boolean };
+
+const BEGIN_WRITE = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+/** A transaction that starts with claimJobs: row locks (FOR UPDATE SKIP LOCKED) make it safe. */
+const BEGIN_CLAIM = "BEGIN ISOLATION LEVEL READ COMMITTED";
+const BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+/**
+ * The shared store: documents in PostgreSQL, for several stateless instances at once.
+ *
+ * Every collection lives in one table (`store_docs`: collection, id, insertion rank, JSON row);
+ * each row's secondary index values sit in `store_index` with the row's rank, written by the same
+ * statement as the row. `transact` is one SERIALIZABLE transaction, re-run from the start on a
+ * serialization failure or deadlock, so what it sees and writes is as if transactions ran one at
+ * a time (as in the embedded store); it resolves after COMMIT. See README.md beside this file.
+ */
+export class PgStore implements Store {
+  readonly kind = "postgres" as const;
+  private ok = true;
+  private closed = false;
+  private readonly keyFns = new Map<string, Array<[string, KeyFn]>>();
+  private readonly maxAttempts: number;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    indexes: IndexSpec,
+    private readonly logger?: Logger,
+    maxAttempts?: number,
+  ) {
+    for (const [collection, defs] of Object.entries(indexes)) this.keyFns.set(collection, Object.entries(defs) as Array<[string, KeyFn]>);
+    this.maxAttempts = maxAttempts ?? 50;
+  }
+
+  /** Connects and brings the schema up to date (migrations run under an advisory lock). */
+  static async open(options: PgStoreOptions): Promise<PgStore> {
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: 10_000,
+      application_name: "branchline",
+    });
+    const indexes = options.indexes ?? (INDEXES as unknown as IndexSpec);
+    const store = new PgStore(pool, indexes, options.logger, options.maxAttempts);
+    // An idle connection that dies (server restart, failover, terminated backend) is dropped by
+    // the pool; the store reports unhealthy until a transaction commits again.
+    pool.on("error", (err) => store.markDown(err));
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await pool.connect();
+      await migrate(client, indexes, options.logger);
+      client.release();
+    } catch (err) {
+      client?.release(true);
+      await pool.end().catch(() => undefined);
+      throw storeError(err, "could not open the PostgreSQL store");
+    }
+    return store;
+  }
+
+  healthy(): boolean {
+    return this.ok && !this.closed;
+  }
+
+  async transact<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.run(fn, true);
+      if ("value" in outcome) return outcome.value;
+      if (!outcome.retry) throw outcome.error;
+      if (attempt >= this.maxAttempts) throw conflictError(attempt, outcome.error);
+      this.logger?.debug({ attempt }, "store transaction conflicted; running it again");
+      // Jittered backoff: conflicting transactions spread out instead of colliding again.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)));
+    }
+  }
+
+  async read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const outcome = await this.run(fn, false);
+    if ("value" in outcome) return outcome.value;
+    throw outcome.error;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  /** One attempt of a transaction on its own connection. */
+  private async run<T>(fn: (tx: Tx) => Promise<T>, writable: boolean): Promise<Outcome<T>> {
+    if (this.closed) return { error: unavailable("store is closed"), retry: false };
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      return this.lost(err);
+    }
+    // A connection that dies while checked out reports here (and fails its queries) instead of
+    // crashing the process with an unhandled 'error' event.
+    const onError = (err: Error) => this.markDown(err);
+    client.on("error", onError);
+    let discard = false;
+    try {
+      const tx = new PgTx(client, writable, this.keyFns);
+      let thrown: { error: unknown } | undefined;
+      let value: T | undefined;
+      try {
+        value = await fn(tx);
+      } catch (error) {
+        thrown = { error };
+      }
+      tx.finish();
+      // A body that never touched the database has nothing to commit or roll back.
+      if (!tx.started) return thrown ? { error: thrown.error, retry: false } : { value: value as T };
+      if (thrown || tx.failure !== undefined) {
+        discard = !(await client.query("ROLLBACK").then(() => true, () => false));
+        const failure = tx.failure;
+        if (failure === undefined) return { error: thrown!.error, retry: false };
+        // The database refused part of this attempt: what `fn` saw may be stale, so a
+        // serialization failure re-runs it whatever `fn` made of the error.
+        if (isRetryable(failure)) return { error: failure, retry: true };
+        if (isConnectionFailure(failure)) {
+          discard = true;
+          this.markDown(failure);
+        }
+        // A body that swallowed the failure must not commit a half-done transaction.
+        return { error: thrown ? thrown.error : storeError(failure), retry: false };
+      }
+      try {
+        await client.query("COMMIT");
+      } catch (err) {
+        if (isRetryable(err)) return { error: err, retry: true };
+        discard = true;
+        // A connection lost during COMMIT leaves the outcome unknown; the caller sees a 503.
+        return this.lost(err);
+      }
+      if (writable && !this.ok) {
+        this.ok = true;
+        this.logger?.info("PostgreSQL store writes succeed again");
+      }
+      return { value: value as T };
+    } finally {
+      client.removeListener("error", onError);
+      client.release(discard ? true : undefined);
+    }
+  }
+
+  private lost(err: unknown): { error: unknown; retry: false } {
+    if (isConnectionFailure(err)) this.markDown(err);
+    return { error: storeError(err), retry: false };
+  }
+
+  private markDown(err: unknown): void {
+    if (this.closed) return;
+    if (this.ok) this.logger?.warn({ code: errorCode(err), reason: errorText(err) }, "PostgreSQL store connection failed");
+    this.ok = false;
+  }
+}
+
+/** The port's operations on one open transaction. */
+class PgTx implements Tx {
+  /** The first error the database raised in this attempt: the transaction can no longer commit. */
+  failure?: unknown;
+  private done = false;
+  private begun?: Promise<unknown>;
+  /** Started by claimJobs at READ COMMITTED: nothing but claims may follow. */
+  private claimOnly = false;
+
+  constructor(
+    private readonly client: pg.PoolClient,
+    private readonly writable: boolean,
+    private readonly keyFns: Map<string, Array<[string, KeyFn]>>,
+  ) {}
+
+  finish(): void {
+    this.done = true;
+  }
+
+  get started(): boolean {
+    return this.begun !== undefined;
+  }
+
+  async get<K extends CollectionName>(collection: K, id: string): Promise<Collections[K] | undefined> {
+    const { rows } = await this.query<{ data: Collections[K] }>(SQL.get, [collection, id]);
+    return rows[0]?.data;
+  }
+
+  async put<K extends CollectionName>(collection: K, row: Collections[K]): Promise<void> {
+    this.mustWrite("put");
+    await this.putMany(collection, [row]);
+  }
+
+  async insertIfAbsent<K extends CollectionName>(collection: K, row: Collections[K]): Promise<boolean> {
+    this.mustWrite("insertIfAbsent");
+    const [idxs, values] = this.keysOf(collection, row);
+    const { rows } = await this.query<{ n: number }>(SQL.insertIfAbsent, [collection, row.id, JSON.stringify(row), idxs, values, ...jobFields(collection === "jobs" ? row : undefined)]);
+    return rows[0]!.n > 0;
+  }
+
+  async delete<K extends CollectionName>(collection: K, id: string): Promise<void> {
+    this.mustWrite("delete");
+    await this.query(SQL.delete, [collection, id]);
+  }
+
+  async byIndex<K extends CollectionName>(collection: K, index: IndexName<K>, value: string, opts: { limit?: number; newestFirst?: boolean } = {}): Promise<Collections[K][]> {
+    const { rows } = await this.query<{ data: Collections[K] }>(opts.newestFirst ? SQL.byIndexDesc : SQL.byIndexAsc, [collection, index, value, opts.limit ?? null]);
+    return rows.map((r) => r.data);
+  }
+
+  async countByIndex<K extends CollectionName>(collection: K, index: IndexName<K>, value: string): Promise<number> {
+    const { rows } = await this.query<{ n: number }>(SQL.count, [collection, index, value]);
+    return rows[0]!.n;
+  }
+
+  async list<K extends CollectionName>(collection: K, opts: { limit?: number } = {}): Promise<Collections[K][]> {
+    const { rows } = await this.query<{ data: Collections[K] }>(SQL.list, [collection, opts.limit ?? null]);
+    return rows.map((r) => r.data);
+  }
+
+  async claimJobs(opts: ClaimOptions): Promise<Job[]> {
+    this.mustWrite("claimJobs");
+    const { rows } = await this.query<{ data: Job }>(SQL.claim, [opts.queues, opts.now, opts.limit], true);
+    if (rows.length === 0) return [];
+    const claimed = rows.map((r): Job => ({ ...r.data, state: "running", leaseUntil: opts.now + opts.leaseMs, leaseOwner: opts.owner, updatedAt: opts.now }));
+    await this.putMany("jobs", claimed, true);
+    return claimed.map((j) => JSON.parse(JSON.stringify(j)) as Job);
+  }
+
+  async enqueue(job: Omit<Job, "seq">): Promise<Job> {
+    this.mustWrite("enqueue");
+    const fields: Record<string, unknown> = { ...job };
+    delete fields.seq;
+    const body = JSON.stringify(fields);
+    // The row's JSON up to its `seq` value; the database appends the next number of the sequence.
+    const head = body === "{}" ? '{"seq":' : `${body.slice(0, -1)},"seq":`;
+    const [idxs, values] = this.keysOf("jobs", job);
+    const { rows } = await this.query<{ seq: string }>(SQL.enqueue, [job.id, head, idxs, values, ...jobFields(job)]);
+    return JSON.parse(`${head}${rows[0]!.seq}}`) as Job;
+  }
+
+  /** Inserts or replaces rows (distinct ids) and their index entries in one statement. */
+  private async putMany(collection: CollectionName, rows: Array<{ id: string }>, claim = false): Promise<void> {
+    const ids: string[] = [];
+    const data: string[] = [];
+    const keyIds: string[] = [];
+    const keyIdxs: string[] = [];
+    const keyValues: string[] = [];
+    const jobs: Array<Array<string | number | null>> = [[], [], [], [], [], []];
+    for (const row of rows) {
+      ids.push(row.id);
+      // Serialized now: later changes to the caller's object do not reach the store.
+      data.push(JSON.stringify(row));
+      const [idxs, values] = this.keysOf(collection, row);
+      for (let i = 0; i < idxs.length; i++) {
+        keyIds.push(row.id);
+        keyIdxs.push(idxs[i]!);
+        keyValues.push(values[i]!);
+      }
+      if (collection === "jobs") jobFields(row).forEach((v, i) => jobs[i]!.push(v));
+    }
+    await this.query(SQL.put, [collection, ids, data, keyIds, keyIdxs, keyValues, ...jobs], claim);
+  }
+
+  /** The row's index entries: names and values, leaving out indexes whose value is undefined. */
+  private keysOf(collection: string, row: unknown): [string[], string[]] {
+    const idxs: string[] = [];
+    const values: string[] = [];
+    for (const [idx, fn] of this.keyFns.get(collection) ?? []) {
+      const value = fn(row);
+      if (value === undefined) continue;
+      idxs.push(idx);
+      values.push(value);
+    }
+    return [idxs, values];
+  }
+
+  private mustWrite(op: string): void {
+    if (!this.writable) throw new AppError({ code: "store_read_only", message: `${op} is not allowed in a read-only transaction`, httpStatus: 500 });
+  }
+
+  /**
+   * Runs one statement, opening the transaction first. Its isolation follows the first
+   * operation: a transaction that starts with claimJobs (the job runner's poll) runs at READ
+   * COMMITTED, where FOR UPDATE SKIP LOCKED lets instances claim side by side without
+   * serialization failures; every other one is SERIALIZABLE.
+   */
+  private async query<R extends pg.QueryResultRow>(statement: { name: string; text: string }, values: unknown[], claim = false): Promise<pg.QueryResult<R>> {
+    if (this.done) throw new AppError({ code: "store_tx_finished", message: "the transaction has already ended", httpStatus: 500 });
+    if (this.failure !== undefined) throw storeError(this.failure);
+    if (!this.begun) {
+      this.claimOnly = claim;
+      this.begun = this.client.query(!this.writable ? BEGIN_READ : claim ? BEGIN_CLAIM : BEGIN_WRITE);
+    }
+    try {
+      await this.begun;
+      if (this.claimOnly && !claim) {
+        throw new AppError({ code: "store_claim_only", message: `${statement.name.replace("store_", "")} after claimJobs: a transaction that starts with claimJobs may only claim`, httpStatus: 500 });
+      }
+      return await this.client.query<R>({ name: statement.name, text: statement.text, values });
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      this.failure ??= err;
+      throw isRetryable(err) ? conflictError(1, err) : storeError(err);
+    }
+  }
+}
+
+/** What claimJobs needs of a job row, as `store_jobs` holds it: id, queue, state, orderKey, runAt, leaseUntil. */
+function jobFields(row: unknown): Array<string | number | null> {
+  if (row === undefined) return [null, null, null, null, null, null];
+  const job = row as Record<string, unknown>;
+  const text = (v: unknown) => (typeof v === "string" ? v : null);
+  const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+  return [text(job.id), text(job.queue), text(job.state), text(job.orderKey), num(job.runAt), num(job.leaseUntil)];
+}
+
+const JOB_COLUMNS = "id, queue, state, order_key, run_at, lease_until";
+const JOB_UPSERT = `ON CONFLICT (id) DO UPDATE SET queue = EXCLUDED.queue, state = EXCLUDED.state, order_key = EXCLUDED.order_key,
+               run_at = EXCLUDED.run_at, lease_until = EXCLUDED.lease_until, rank = EXCLUDED.rank`;
+
+/** Prepared statements (each connection prepares a name once). */
+const SQL = {
+  get: { name: "store_get", text: "SELECT data FROM store_docs WHERE collection = $1 AND id = $2" },
+  list: { name: "store_list", text: "SELECT data FROM store_docs WHERE collection = $1 ORDER BY rank LIMIT $2" },
+  byIndexAsc: {
+    name: "store_by_index_asc",
+    text: `SELECT d.data FROM store_index x JOIN store_docs d ON d.collection = x.collection AND d.id = x.id
+           WHERE x.collection = $1 AND x.idx = $2 AND x.value = $3 ORDER BY x.rank LIMIT $4`,
+  },
+  byIndexDesc: {
+    name: "store_by_index_desc",
+    text: `SELECT d.data FROM store_index x JOIN store_docs d ON d.collection = x.collection AND d.id = x.id
+           WHERE x.collection = $1 AND x.idx = $2 AND x.value = $3 ORDER BY x.rank DESC LIMIT $4`,
+  },
+  count: { name: "store_count", text: "SELECT count(*)::int AS n FROM store_index WHERE collection = $1 AND idx = $2 AND value = $3" },
+  // A replaced row keeps its rank (its place in list and index order); an index entry is
+  // rewritten only when its value changed, and dropped when the value became undefined.
+  put: {
+    name: "store_put",
+    text: `WITH input AS (
+             SELECT t.id, t.data FROM unnest($2::text[], $3::text[]) AS t(id, data)
+           ), doc AS (
+             INSERT INTO store_docs AS d (collection, id, data)
+             SELECT $1, input.id, input.data::json FROM input
+             ON CONFLICT (collection, id) DO UPDATE SET data = EXCLUDED.data
+             RETURNING d.id, d.rank
+           ), keys AS (
+             SELECT k.id, k.idx, k.value FROM unnest($4::text[], $5::text[], $6::text[]) AS k(id, idx, value)
+           ), gone AS (
+             DELETE FROM store_index x
+             WHERE x.collection = $1 AND x.id = ANY($2::text[])
+               AND NOT EXISTS (SELECT 1 FROM keys WHERE keys.id = x.id AND keys.idx = x.idx)
+           ), keyed AS (
+             INSERT INTO store_index AS x (collection, idx, id, value, rank)
+             SELECT $1, keys.idx, keys.id, keys.value, doc.rank FROM keys JOIN doc ON doc.id = keys.id
+             ON CONFLICT (collection, id, idx) DO UPDATE SET value = EXCLUDED.value, rank = EXCLUDED.rank
+             WHERE x.value <> EXCLUDED.value OR x.rank <> EXCLUDED.rank
+           ), job AS (
+             INSERT INTO store_jobs (${JOB_COLUMNS}, rank)
+             SELECT t.*, doc.rank
+             FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::float8[], $12::float8[]) AS t(${JOB_COLUMNS})
+             JOIN doc ON doc.id = t.id
+             ${JOB_UPSERT}
+           )
+           SELECT count(*)::int AS n FROM doc`,
+  },
+  insertIfAbsent: {
+    name: "store_insert_if_absent",
+    text: `WITH doc AS (
+             INSERT INTO store_docs (collection, id, data) VALUES ($1, $2, $3::json)
+             ON CONFLICT (collection, id) DO NOTHING
+             RETURNING rank
+           ), keyed AS (
+             INSERT INTO store_index (collection, idx, id, value, rank)
+             SELECT $1, k.idx, $2, k.value, doc.rank FROM doc, unnest($4::text[], $5::text[]) AS k(idx, value)
+           ), job AS (
+             INSERT INTO store_jobs (${JOB_COLUMNS}, rank)
+             SELECT $6::text, $7::text, $8::text, $9::text, $10::float8, $11::float8, doc.rank FROM doc WHERE $1 = 'jobs'
+           )
+           SELECT count(*)::int AS n FROM doc`,
+  },
+  delete: {
+    name: "store_delete",
+    text: `WITH doc AS (
+             DELETE FROM store_docs WHERE collection = $1 AND id = $2
+           ), job AS (
+             DELETE FROM store_jobs WHERE $1 = 'jobs' AND id = $2
+           )
+           DELETE FROM store_index WHERE collection = $1 AND id = $2`,
+  },
+  enqueue: {
+    name: "store_enqueue",
+    text: `WITH s AS (
+             SELECT nextval('store_job_seq') AS seq
+           ), doc AS (
+             INSERT INTO store_docs AS d (collection, id, data)
+             SELECT 'jobs', $1, ($2 || s.seq::text || '}')::json FROM s
+             ON CONFLICT (collection, id) DO UPDATE SET data = EXCLUDED.data
+             RETURNING d.rank
+           ), gone AS (
+             DELETE FROM store_index x WHERE x.collection = 'jobs' AND x.id = $1 AND NOT (x.idx = ANY($3::text[]))
+           ), keyed AS (
+             INSERT INTO store_index AS x (collection, idx, id, value, rank)
+             SELECT 'jobs', k.idx, $1, k.value, doc.rank FROM doc, unnest($3::text[], $4::text[]) AS k(idx, value)
+             ON CONFLICT (collection, id, idx) DO UPDATE SET value = EXCLUDED.value, rank = EXCLUDED.rank
+             WHERE x.value <> EXCLUDED.value OR x.rank <> EXCLUDED.rank
+           ), job AS (
+             INSERT INTO store_jobs (${JOB_COLUMNS}, rank)
+             SELECT $5::text, $6::text, $7::text, $8::text, $9::float8, $10::float8, doc.rank FROM doc
+             ${JOB_UPSERT}
+           )
+           SELECT seq::text AS seq FROM s`,
+  },
+  // Due live jobs that are the oldest live job of their orderKey in their queue; rows another
+  // instance is claiming right now are skipped, and their successors stay blocked behind them.
+  claim: {
+    name: "store_claim",
+    text: `SELECT d.data FROM store_jobs j JOIN store_docs d ON d.collection = 'jobs' AND d.id = j.id
+           WHERE j.state <> 'dead' AND j.queue = ANY($1::text[]) AND j.run_at <= $2
+             AND NOT (j.state = 'running' AND coalesce(j.lease_until, 0) > $2)
+             AND NOT EXISTS (
+               SELECT 1 FROM store_jobs p
+               WHERE p.state <> 'dead' AND p.order_key IS NOT NULL
+                 AND p.queue = j.queue AND p.order_key = j.order_key AND p.rank < j.rank)
+           ORDER BY array_position($1::text[], j.queue), j.rank
+           LIMIT $3
+           FOR UPDATE OF j, d SKIP LOCKED`,
+  },
+} as const;
+
+/** SQLSTATE of a database error, or the errno code of a socket error. */
+function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Serialization failure or deadlock: the attempt is void and may simply be run again. */
+function isRetryable(err: unknown): boolean {
+  const code = errorCode(err);
+  return code === "40001" || code === "40P01";
+}
+
+/**
+ * The database cannot be reached or cannot write: connection errors (class 08), the server
+ * shutting down or terminating us (57P0x), out of disk or memory (53), I/O errors (58), a
+ * read-only server (25006, e.g. a standby after failover), and socket errors without a SQLSTATE.
+ */
+function isConnectionFailure(err: unknown): boolean {
+  const code = errorCode(err);
+  if (code !== undefined) {
+    if (/^(08|53|58|57P0)/.test(code) || code === "25006") return true;
+    return !/^[0-9A-Z]{5}$/.test(code); // ECONNREFUSED, ECONNRESET, ETIMEDOUT…
+  }
+  return err instanceof Error && /connection|terminated|timeout|not queryable|closed/i.test(err.message);
+}
+
+function unavailable(message: string, cause?: unknown): AppError {
+  return new AppError({ code: "store_unavailable", message, httpStatus: 503, retryable: true, cause });
+}
+
+function conflictError(attempts: number, cause: unknown): AppError {
+  return new AppError({ code: "store_conflict", message: `transaction conflicted with concurrent ones (${attempts} attempts)`, httpStatus: 503, retryable: true, cause });
+}
+
+/** A database failure as the app's error; the message never holds the connection string. */
+function storeError(err: unknown, context = "PostgreSQL store"): AppError {
+  if (err instanceof AppError) return err;
+  const code = errorCode(err);
+  const detail = `${context}: ${errorText(err)}${code ? ` (${code})` : ""}`;
+  if (isConnectionFailure(err)) return unavailable(detail, err);
+  if (isRetryable(err)) return conflictError(1, err);
+  return new AppError({ code: "store_error", message: detail, httpStatus: 500, cause: err });
+}
