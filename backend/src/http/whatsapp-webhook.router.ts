@@ -1,10 +1,11 @@
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import express, { Router } from "express";
 import { AppError, badRequest, unauthorized } from "../errors.js";
 import { verifyMetaSignature } from "../channels/whatsapp/webhook-signature.js";
 import { INBOUND_QUEUE } from "../inbound/inbound.worker.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { Store } from "../store/store.port.js";
+import { newJob } from "../jobs/new-job.js";
 
 export interface WhatsAppWebhookDeps {
   store: Store;
@@ -51,7 +52,7 @@ export function whatsappWebhookRouter(deps: WhatsAppWebhookDeps): Router {
     try {
       await deps.store.transact(async (tx) => {
         if (!(await tx.insertIfAbsent("payloads", { id, source: "whatsapp", raw: raw.toString("utf8"), receivedAt: now }))) return;
-        await tx.enqueue({ id: `job_${randomUUID()}`, queue: INBOUND_QUEUE, payload: { payloadId: id }, state: "pending", attempts: 0, runAt: now, createdAt: now, updatedAt: now });
+        await tx.enqueue(newJob(INBOUND_QUEUE, { payloadId: id }, now));
       });
     } catch (err) {
       deps.metrics.webhooksReceived.inc({ outcome: "store_failed" });

@@ -1,6 +1,6 @@
-import { randomUUID } from "node:crypto";
 import type { Tx } from "../store/store.port.js";
 import type { MessageRecord } from "../domain/types.js";
+import { newJob } from "../jobs/new-job.js";
 
 export const DELIVER_QUEUE = "deliver";
 
@@ -15,18 +15,7 @@ export type DeliveryPayload =
  */
 export async function enqueueDelivery(tx: Tx, payload: DeliveryPayload, now: number): Promise<boolean> {
   if ((await tx.get("branches", payload.branchId))?.crm === "inbox") return false;
-  await tx.enqueue({
-    id: `job_${randomUUID()}`,
-    queue: DELIVER_QUEUE,
-    orderKey: payload.dialogId,
-    branchId: payload.branchId,
-    payload,
-    state: "pending",
-    attempts: 0,
-    runAt: now,
-    createdAt: now,
-    updatedAt: now,
-  });
+  await tx.enqueue(newJob(DELIVER_QUEUE, payload, now, { orderKey: payload.dialogId, branchId: payload.branchId }));
   return true;
 }
 

@@ -7,6 +7,7 @@ import type { JobHandler } from "../jobs/job-runner.js";
 import type { Logger } from "../ops/logger.js";
 import type { Store, Tx } from "../store/store.port.js";
 import { syncDirectory } from "../ops/durable-fs.js";
+import { newJob } from "../jobs/new-job.js";
 
 export const MEDIA_QUEUE = "media";
 
@@ -87,7 +88,7 @@ export async function enqueueMediaDownload(tx: Tx, messageId: string, now: numbe
   const id = `job_media_${messageId}`;
   if (await tx.get("jobs", id)) return;
   const payload: MediaJobPayload = { messageId };
-  await tx.enqueue({ id, queue: MEDIA_QUEUE, payload, state: "pending", attempts: 0, runAt: now, createdAt: now, updatedAt: now });
+  await tx.enqueue(newJob(MEDIA_QUEUE, payload, now, { id }));
 }
 
 /** A check the file failed: final, the job completes with the message marked `failed`. */

@@ -7,6 +7,7 @@ import { contentText, type OutboundContent } from "../channels/whatsapp/graph-pa
 import { bindCustomer, ensureDialog } from "../inbound/bindings.js";
 import { bumpDailyStats, dailyCount } from "../stats/daily-stats.js";
 import type { Priority } from "./send-queue.js";
+import { newJob } from "../jobs/new-job.js";
 
 export const SEND_QUEUE = "send";
 
@@ -82,17 +83,7 @@ export async function queueOutbound(tx: Tx, input: QueueOutboundInput): Promise<
   await tx.put("messages", message);
   if (dialogId) await touchDialog(tx, dialogId, message.id, now);
   const priority = input.priority ?? defaultPriority(input.origin);
-  const job = await tx.enqueue({
-    id: `job_${randomUUID()}`,
-    queue: SEND_QUEUE,
-    branchId,
-    payload: { messageId: message.id, recipient: customer.id, priority } satisfies SendJobPayload,
-    state: "pending",
-    attempts: 0,
-    runAt: now,
-    createdAt: now,
-    updatedAt: now,
-  });
+  const job = await tx.enqueue(newJob(SEND_QUEUE, { messageId: message.id, recipient: customer.id, priority } satisfies SendJobPayload, now, { branchId }));
   return { message, job };
 }
 

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { AppError } from "../../errors.js";
 import type { CrmConnection } from "../../domain/types.js";
 import { createAmoApi } from "../../crm/amocrm/amocrm.api.js";
@@ -9,6 +8,7 @@ import type { JobHandler } from "../../jobs/job-runner.js";
 import type { Logger } from "../../ops/logger.js";
 import type { SecretBox } from "../../security/secret-box.js";
 import type { Store, Tx } from "../../store/store.port.js";
+import { newJob } from "../../jobs/new-job.js";
 
 export const AMO_INSTALL_QUEUE = "amocrm.install";
 export const AMO_CONNECT_QUEUE = "amocrm.connect";
@@ -28,17 +28,7 @@ interface ConnectPayload {
  * so the code is stored durably before anything else and exchanged by a job.
  */
 export async function storeAuthorizationCode(tx: Tx, box: SecretBox, domain: string, code: string, now: number): Promise<void> {
-  await tx.enqueue({
-    id: `job_${randomUUID()}`,
-    queue: AMO_INSTALL_QUEUE,
-    orderKey: `amocrm:${domain}`,
-    payload: { domain, codeSealed: box.seal(code) } satisfies InstallPayload,
-    state: "pending",
-    attempts: 0,
-    runAt: now,
-    createdAt: now,
-    updatedAt: now,
-  });
+  await tx.enqueue(newJob(AMO_INSTALL_QUEUE, { domain, codeSealed: box.seal(code) } satisfies InstallPayload, now, { orderKey: `amocrm:${domain}` }));
 }
 
 export interface InstallDeps {
@@ -85,7 +75,7 @@ export function installHandlers(deps: InstallDeps): JobHandler[] {
         delete connection.disconnectedAt;
         delete connection.lastError;
         await tx.put("crmConnections", connection);
-        await tx.enqueue({ id: `job_${randomUUID()}`, queue: AMO_CONNECT_QUEUE, orderKey: id, payload: { connectionId: id } satisfies ConnectPayload, state: "pending", attempts: 0, runAt: at, createdAt: at, updatedAt: at });
+        await tx.enqueue(newJob(AMO_CONNECT_QUEUE, { connectionId: id } satisfies ConnectPayload, at, { orderKey: id }));
         await ctx.complete(tx);
       });
       deps.logger.info({ account: account.id, domain: p.domain }, "amoCRM account installed");

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { AppError, badRequest } from "../../errors.js";
 import { normalizeCrmPhone, waIdCandidates } from "../../domain/phone.js";
@@ -13,6 +13,7 @@ import type { Logger } from "../../ops/logger.js";
 import { queueOutbound } from "../../outbound/outbox.js";
 import { prepareTemplate } from "../../outbound/template-send.js";
 import type { Store } from "../../store/store.port.js";
+import { newJob } from "../../jobs/new-job.js";
 
 export const AMO_SALESBOT_QUEUE = "amocrm.salesbot";
 
@@ -92,7 +93,7 @@ export async function acceptSalesbotRequest(deps: SalesbotDeps, body: unknown): 
   const seenId = `amo:bot:${createHash("sha256").update(returnUrl).digest("base64url")}`;
   const queued = await deps.store.transact(async (tx) => {
     if (!(await tx.insertIfAbsent("seenKeys", { id: seenId, at: now }))) return false;
-    await tx.enqueue({ id: `job_${randomUUID()}`, queue: AMO_SALESBOT_QUEUE, branchId: connection.branchId, payload, state: "pending", attempts: 0, runAt: now, createdAt: now, updatedAt: now });
+    await tx.enqueue(newJob(AMO_SALESBOT_QUEUE, payload, now, { branchId: connection.branchId }));
     return true;
   });
   return queued ? "queued" : "repeat";
