@@ -16,7 +16,6 @@ import { installHandlers } from "./crm-apps/amocrm/install.worker.js";
 import { AmoPanelService } from "./crm-apps/amocrm/panel.service.js";
 import { salesbotHandler } from "./crm-apps/amocrm/salesbot.worker.js";
 import { inboxConnector } from "./crm/inbox/inbox.adapter.js";
-import { notYetConnected } from "./crm/pending.adapter.js";
 import { defineRegistry, type CrmRegistry } from "./crm/registry.js";
 import { webhookConnector } from "./crm/webhook/webhook.adapter.js";
 import { DEFAULT_OPT_IN_WORDS, DEFAULT_OPT_OUT_WORDS } from "./domain/opt-out.js";
@@ -25,6 +24,7 @@ import { EventBus } from "./events/event-bus.js";
 import { adminRouter } from "./http/admin.router.js";
 import { amocrmRouter } from "./http/amocrm.router.js";
 import { branchApiRouter } from "./http/branch-api.router.js";
+import { consoleRouter } from "./http/console.router.js"; // console wiring (helper)
 import { errorMiddleware } from "./http/error.middleware.js";
 import { inboxRouter } from "./http/inbox.router.js";
 import { mediaRouter, signMediaUrl } from "./http/media.router.js";
@@ -46,6 +46,28 @@ import { demoTemplates, syncTemplates } from "./outbound/template-sync.js";
 import { SandboxPhone } from "./sandbox/sandbox-phone.js";
 import { SecretBox } from "./security/secret-box.js";
 import type { Store } from "./store/store.port.js";
+// ── several instances (issue 7) ──
+import { clusterFor } from "./cluster/cluster.js";
+// ── flows and operator alerts (issue 6) ──
+import { AlertService } from "./alerts/alerts.service.js";
+import { parseTemplateRef } from "./alerts/alert-settings.js";
+import type { WorkEffects } from "./flows/effects.js";
+import { FlowRunner } from "./flows/flow.runner.js";
+import { flowsRouter } from "./http/flows.router.js";
+// ── call trigger and campaigns (helper) ──
+import { CampaignService } from "./campaigns/campaign.service.js";
+import { campaignHandler } from "./campaigns/campaign.worker.js";
+import { campaignBatchSize } from "./domain/campaign-rules.js";
+import { callsRouter } from "./http/calls.router.js";
+import { campaignsRouter } from "./http/campaigns.router.js";
+// ── Bitrix24 connector (issue 5) ──
+import { bitrix24Connector } from "./crm/bitrix24/bitrix24.adapter.js";
+import { B24Kit } from "./crm/bitrix24/bitrix24.kit.js";
+import { DEFAULT_CONNECTOR_ID } from "./crm/bitrix24/imconnector-mapping.js";
+import { LeakyBucket } from "./crm/bitrix24/leaky-bucket.js";
+import { B24PanelService } from "./crm-apps/bitrix24/panel.service.js";
+import { enqueueRobotSync, robotHandler, robotSyncHandler } from "./crm-apps/bitrix24/robot.worker.js";
+import { bitrix24Router } from "./http/bitrix24.router.js";
 
 export interface AppDeps {
   config: Config;
@@ -98,7 +120,10 @@ export function createApp(deps: AppDeps): App {
     box,
     now,
     logger,
-    refreshers: { amocrm: (connection, refreshToken) => refreshAmoTokens(amoKit.oauth(), connection.domain, refreshToken) },
+    refreshers: {
+      amocrm: (connection, refreshToken) => refreshAmoTokens(amoKit.oauth(), connection.domain, refreshToken),
+      bitrix24: (connection, refreshToken) => b24Kit.refresher()(connection, refreshToken), // Bitrix24 (issue 5)
+    },
   });
   const amoKit = new AmoKit({
     settings: {
@@ -119,11 +144,29 @@ export function createApp(deps: AppDeps): App {
     now,
   });
 
+  // ── Bitrix24 connector (issue 5): one kit per process; the portal's leaky bucket is shared by every caller ──
+  const b24Kit = new B24Kit({
+    settings: {
+      clientId: config.BITRIX24_CLIENT_ID,
+      clientSecret: config.BITRIX24_CLIENT_SECRET,
+      publicUrl: config.PUBLIC_URL,
+      oauthUrl: config.BITRIX24_OAUTH_URL,
+      connectorId: DEFAULT_CONNECTOR_ID,
+      frameOrigins: config.BITRIX24_FRAME_ORIGINS ? splitList(config.BITRIX24_FRAME_ORIGINS) : [],
+    },
+    store,
+    http: deps.http,
+    tokens,
+    box,
+    bucket: new LeakyBucket({ ratePerSecond: 2, burst: 50 }),
+    now,
+  });
+
   const registry: CrmRegistry = defineRegistry({
     inbox: inboxConnector(bus),
     webhook: webhookConnector({ http: deps.http, openSecret: (s) => box.open(s) }),
     amocrm: amoConnector({ kit: amoKit, store, now }),
-    bitrix24: notYetConnected("bitrix24", "Bitrix24"),
+    bitrix24: bitrix24Connector({ kit: b24Kit, store, now }), // Bitrix24 (issue 5)
   });
 
   const sandbox = config.sandbox ? new SandboxPhone({ store, bus, http: deps.http, appSecret: deps.appSecret, selfUrl: () => selfUrl, now }) : undefined;
@@ -146,6 +189,23 @@ export function createApp(deps: AppDeps): App {
     ...(config.CHANGE_BRANCH_PHRASES ? { changeBranchPhrases: splitList(config.CHANGE_BRANCH_PHRASES) } : {}),
   };
 
+  // ── call trigger and campaigns (helper): the campaign worker is a job handler; routers mounted below ──
+  const campaignJobs = campaignHandler({ store, now, logger, batchSize: campaignBatchSize(config.WHATSAPP_MPS), onQueued: (job) => queued(job) });
+  const campaigns = new CampaignService({ store, now, messagingLimit: config.WHATSAPP_MESSAGING_LIMIT === "unlimited" ? null : config.WHATSAPP_MESSAGING_LIMIT, wake: () => runner.wake() });
+
+  // ── flows and operator alerts (issue 6): runs, durable timers and HTTP calls; alerts on handover ──
+  const alertDefaults = {
+    renotifyAfterMinutes: config.ALERT_RENOTIFY_MINUTES,
+    escalateAfterMinutes: config.ALERT_ESCALATE_MINUTES,
+    ...(config.ALERT_TEMPLATE ? { template: parseTemplateRef(config.ALERT_TEMPLATE) } : {}),
+  };
+  const afterWork = (fx: WorkEffects) => {
+    for (const job of fx.sends) queued(job);
+    if (fx.wake) runner.wake();
+  };
+  const alerts = new AlertService({ store, logger, now, publicUrl: config.PUBLIC_URL, defaults: alertDefaults, afterCommit: afterWork });
+  const flows = new FlowRunner({ store, logger, now, http: deps.http, afterCommit: afterWork, handover: async (tx, req, at) => (await alerts.handover(tx, req, at)).fx });
+
   const runner: JobRunner = new JobRunner({
     store,
     logger,
@@ -164,11 +224,17 @@ export function createApp(deps: AppDeps): App {
         },
         findCrmOwners: crmOwnersFinder({ store, registry, logger, now, bindingTtlMs: routingDefaults.bindingTtlMs }),
         afterCommit: (effects) => afterInbound(effects),
+        flows, // flows (issue 6)
       }),
       deliverHandler({ store, registry, metrics, now, maxAttempts: config.DELIVERY_MAX_ATTEMPTS, backoffMs: config.DELIVERY_BACKOFF_MS, mediaUrl: (id) => mediaUrl(config.PUBLIC_URL, id) }),
       mediaHandler({ store, dataDir: config.DATA_DIR, graph: media, now, logger }),
       ...installHandlers({ kit: amoKit, store, box, tokens, logger, now }),
       salesbotHandler({ kit: amoKit, store, now, logger, onQueued: (job) => queued(job) }),
+      robotHandler({ kit: b24Kit, store, now, logger, onQueued: (job) => queued(job) }), // Bitrix24 robot (issue 5)
+      robotSyncHandler({ kit: b24Kit, store }), // Bitrix24 robot's template list (issue 5)
+      campaignJobs, // call trigger and campaigns (helper)
+      flows.handler(), // flows (issue 6)
+      alerts.handler(), // operator alerts (issue 6)
     ],
   });
 
@@ -187,11 +253,16 @@ export function createApp(deps: AppDeps): App {
     },
   });
   const queued = (job: Job) => outbound.add(job);
+  // ── several instances (issue 7): on PostgreSQL, one sender per number across instances (lease),
+  // send jobs of other instances picked up, running jobs of dead instances released ──
+  const cluster = clusterFor({ store, sender: outbound, wake: () => runner.wake(), logger, now, number: config.WHATSAPP_PHONE_NUMBER_ID ?? "sandbox" });
 
   async function refreshTemplates(): Promise<void> {
     if (graph) {
       const result = await syncTemplates({ store, list: () => graph.listTemplates(), now, logger });
       logger.info(result, "templates synced");
+      // Bitrix24 (issue 5): every connected portal's robot gets the current template list.
+      if ((await enqueueRobotSync(store, now())) > 0) runner.wake();
     } else {
       await store.transact(async (tx) => {
         if ((await tx.list("templates", { limit: 1 })).length > 0) return;
@@ -253,7 +324,22 @@ export function createApp(deps: AppDeps): App {
       allowedOrigins: config.AMOCRM_ALLOWED_ORIGINS ? splitList(config.AMOCRM_ALLOWED_ORIGINS) : [],
     }),
   );
+  // Bitrix24 (issue 5): form-encoded bodies with deep PHP keys, parsed by the router itself, so it goes before the JSON parser
+  app.use(
+    bitrix24Router({
+      kit: b24Kit,
+      install: { kit: b24Kit, store, box, tokens, logger, now },
+      events: { kit: b24Kit, store, logger, now, onQueued: queued, wake: () => runner.wake() },
+      robot: { kit: b24Kit, store, logger, now, onQueued: queued },
+      panel: new B24PanelService({ kit: b24Kit, store, now, onQueued: queued }),
+      logger,
+      wake: () => runner.wake(),
+    }),
+  );
+  // call trigger and campaigns (helper): the campaign router parses its own (larger) bodies, so it goes before the 1 MB parser
+  app.use(campaignsRouter({ campaigns, adminToken: deps.adminToken }));
   app.use(express.json({ limit: "1mb" }));
+  app.use(callsRouter({ store, now, onQueued: (job) => queued(job) }));
   app.use(
     adminRouter({
       store,
@@ -266,7 +352,10 @@ export function createApp(deps: AppDeps): App {
       syncTemplates: refreshTemplates,
     }),
   );
+  // console wiring (helper)
+  app.use(consoleRouter({ store, adminToken: deps.adminToken, routingDefaults, now, findCrmOwners: crmOwnersFinder({ store, registry, logger, now, bindingTtlMs: routingDefaults.bindingTtlMs }) }));
   app.use(branchApiRouter({ store, now, onQueued: queued }));
+  app.use(flowsRouter({ store, adminToken: deps.adminToken, now, flows, alerts, alertDefaults, npsPeriodDays: config.NPS_PERIOD_DAYS, afterCommit: afterWork })); // flows and operator alerts (issue 6)
   app.use(inboxRouter({ store, bus, now, onQueued: queued, mediaUrl: (id) => mediaUrl("", id), markRead: graph ? (wamid) => graph.markRead(wamid) : undefined }));
   if (sandbox) app.use(sandboxRouter({ store, bus, phone: sandbox }));
   const webDir = deps.webDir ?? join(process.cwd(), "dist", "web");
@@ -294,7 +383,7 @@ export function createApp(deps: AppDeps): App {
     syncTemplates: refreshTemplates,
     async start() {
       runner.start();
-      await outbound.start();
+      await (cluster ? cluster.start() : outbound.start()); // several instances (issue 7): the lease starts the sender
       workersRunning = true;
       // Start-up must not depend on Meta answering: a failed sync is logged and retried on the next template webhook.
       void refreshTemplates().catch((err) => logger.warn({ err }, "template sync at start failed"));
@@ -308,6 +397,7 @@ export function createApp(deps: AppDeps): App {
       if (retentionTimer) clearInterval(retentionTimer);
       await outbound.stop();
       await runner.stop();
+      await cluster?.stop(); // several instances (issue 7): after the runner, so its jobs are not released while it finishes them
     },
   };
 }

@@ -41,6 +41,10 @@ const schema = z.object({
   AMOCRM_ALLOWED_ORIGINS: z.string().optional(),
   BITRIX24_CLIENT_ID: optionalText,
   BITRIX24_CLIENT_SECRET: optionalText,
+  /** Bitrix24's OAuth server (tests: a local fake); the only host that ever gets the client secret. */
+  BITRIX24_OAUTH_URL: url.default("https://oauth.bitrix.info"),
+  /** Extra origins allowed to frame the Bitrix24 pages (comma-separated), besides each portal's own, e.g. a test host page. */
+  BITRIX24_FRAME_ORIGINS: z.string().optional(),
   // Our own additions (documented in the README).
   BINDING_TTL_DAYS: z.coerce.number().positive().default(30),
   CHANGE_BRANCH_PHRASES: z.string().optional(),
@@ -48,7 +52,19 @@ const schema = z.object({
   OPT_IN_WORDS: z.string().optional(),
   DELIVERY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
   DELIVERY_BACKOFF_MS: durationMs.default(1000),
+  // Flows and operator alerts (issue 6).
+  /** The NPS example's default: at most one survey per customer per this many days. */
+  NPS_PERIOD_DAYS: z.coerce.number().positive().max(3650).default(30),
+  /** Operator alerts: remind the branch's operators, then call HQ's, while nobody answers (minutes from the handover). */
+  ALERT_RENOTIFY_MINUTES: z.coerce.number().positive().max(10_080).default(15),
+  ALERT_ESCALATE_MINUTES: z.coerce.number().positive().max(10_080).default(30),
+  /** `name:language` of the approved template for operators outside their 24-hour window (params: customer, link). */
+  ALERT_TEMPLATE: z.string().regex(/^[a-z0-9_]{1,512}:[A-Za-z]{2,3}(_[A-Za-z0-9]{2,4})?$/, "must be name:language, e.g. operator_alert:ru").optional(),
   SANDBOX: z.enum(["auto", "on", "off"]).default("auto"),
+  /** Unique customers the number may reach with business-initiated messages per moving 24 h (Meta's tiers: 250, 2000, 10000, 100000, unlimited). */
+  WHATSAPP_MESSAGING_LIMIT: z
+    .union([z.literal("unlimited"), z.coerce.number().int().min(1).max(100_000_000)], { error: "must be a whole number of customers or 'unlimited'" })
+    .default(1000),
 });
 
 export type RawConfig = z.infer<typeof schema>;
@@ -80,6 +96,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(String(issue.path[0] ?? "config"), issue.message);
   }
   const raw = parsed.data;
+  if (raw.ALERT_ESCALATE_MINUTES <= raw.ALERT_RENOTIFY_MINUTES) throw new ConfigError("ALERT_ESCALATE_MINUTES", "must be greater than ALERT_RENOTIFY_MINUTES"); // alerts (issue 6)
   const publicUrl = (raw.PUBLIC_URL ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, "");
   const sandbox = raw.SANDBOX === "on" || (raw.SANDBOX === "auto" && !raw.WHATSAPP_ACCESS_TOKEN);
   if (!sandbox) {

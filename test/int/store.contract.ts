@@ -13,6 +13,11 @@ import type {
   SettingRecord,
   TemplateRecord,
   DailyStatsRecord,
+  FlowRun, // flows (issue 6)
+  Handover,
+  CallCooldown,
+  Campaign,
+  CampaignRecipient,
 } from "../../backend/src/domain/types.js";
 import { INDEXES, type ClaimOptions, type CollectionName, type Collections, type Store, type Tx } from "../../backend/src/store/store.port.js";
 
@@ -104,11 +109,30 @@ const SAMPLES: { [K in CollectionName]: (id: string, key: Key) => Collections[K]
   templates: (id, key): TemplateRecord => ({ id, metaId: `meta-${key}`, name: `tpl_${key}`, language: "ru", status: "APPROVED", category: "UTILITY", parameterFormat: "POSITIONAL", components: [], syncedAt: T0, updatedAt: T0 }),
   dailyStats: (id, key): DailyStatsRecord => ({ id, branchId: `br-${key}`, day: "2026-11-25", counts: { inbound: 1 } }),
   crmConnections: (id, key): CrmConnection => ({ id, kind: "amocrm", account: `acc-${id}`, domain: "a.amocrm.ru", branchId: `br-${key}`, state: "connected", refs: { scopeId: `scope-${key}` }, createdAt: T0, updatedAt: T0 }),
+  // flows and operator alerts (issue 6)
+  flows: (id) => ({ id, definition: { name: `Flow ${id}`, start: "bye", steps: { bye: { type: "end" } } }, enabled: true, version: 1, createdAt: T0, updatedAt: T0 }),
+  flowRuns: (id, key): FlowRun => ({
+    id, flowId: `flow-${key}`, flowVersion: 1, definition: { name: "f", start: "bye", steps: { bye: { type: "end" } } }, customerId: `cu-${key}`, branchId: `br-${key}`, dialogId: `dlg-${key}`,
+    status: "active", state: { stepId: "bye", status: "active", vars: { score: 9 }, seq: 1, trail: ["bye"] }, startedBy: "admin", messageIds: [], startedAt: T0, updatedAt: T0,
+  }),
+  operators: (id, key) => ({ id, branchId: `br-${key}`, name: `Operator ${key}`, phone: "+79160000001", notifyWhatsApp: true, createdAt: T0, updatedAt: T0 }),
+  handovers: (id, key): Handover => ({
+    id, branchId: `br-${key}`, dialogId: `dlg-${key}`, customerId: `cu-${key}`, reason: "NPS 3", source: "flow", at: T0, state: "waiting", stage: "notified",
+    notifications: [{ operatorId: `op-${key}`, branchId: `br-${key}`, phone: "+79160000001", stage: "notified", at: T0, via: "text", messageId: `out-${key}` }], updatedAt: T0,
+  }),
+  callCooldowns: (id, key): CallCooldown => ({ id, customerId: `cu-${key}`, branchId: `br-${key}`, messageId: `out-${id}`, event: "missed", at: T0, until: T0 + 86_400_000 }),
+  campaigns: (id, key): Campaign => ({
+    id, name: `Campaign ${id}`, template: { name: "promo", language: "ru", category: "MARKETING" }, branchIds: [`br-${key}`],
+    schedule: { startAt: T0, quietHours: { from: "21:00", to: "09:00", timezone: "Europe/Moscow" } }, state: key === "a" ? "running" : "paused",
+    total: 2, recipients: 1, importSkipped: { duplicate: 1 }, importErrors: [{ line: 3, code: "duplicate", reason: "same phone as line 2" }], cursor: 0, batchStart: 0, createdAt: T0, updatedAt: T0,
+  }),
+  campaignRecipients: (id, key): CampaignRecipient => ({ id, campaignId: `cmp-${key}`, seq: 0, phone: "+79161234567", branchId: `br-${key}`, params: ["Анна"], line: 2, state: "pending" }),
 };
 
 /** Indexes whose rows look different from the collection's sample (held messages have no dialog). */
 const INDEX_SAMPLES: Record<string, (id: string, key: Key) => AnyRow> = {
   "messages.heldFor": (id, key) => message(id, { direction: "in", dialogId: undefined, customerId: `cu-${key}` }),
+  "messages.outTemplateDay": (id, key) => message(id, { direction: "out", kind: "template", status: "sent", createdAt: key === "a" ? T0 : T0 + 86_400_000 }),
 };
 
 /** Untyped view of a transaction for tests that loop over every collection and index. */

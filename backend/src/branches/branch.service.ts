@@ -4,6 +4,7 @@ import type { Branch, CrmKind } from "../domain/types.js";
 import { generateApiKey, randomSecret } from "../security/api-keys.js";
 import type { SecretBox } from "../security/secret-box.js";
 import type { Store, Tx } from "../store/store.port.js";
+import { checkCallTriggerSettings } from "../triggers/call-trigger.js";
 import type { CreateBranchInput, UpdateBranchInput } from "./branch.schema.js";
 
 /** A branch as the admin API shows it: never the key or the secret, only the key's prefix. */
@@ -45,6 +46,7 @@ export class BranchService {
       menuTitle: input.menuTitle,
       webhookUrl: input.webhookUrl,
       dailyQuota: input.dailyQuota,
+      callTrigger: input.callTrigger,
       webhookSecretSealed: webhookSecret ? this.box.seal(webhookSecret) : undefined,
       keyHash: key.hash,
       keyPrefix: key.prefix,
@@ -53,6 +55,7 @@ export class BranchService {
     };
     await this.store.transact(async (tx) => {
       await assertCodeFree(tx, branch.code);
+      if (branch.callTrigger) await checkCallTriggerSettings(tx, branch.callTrigger);
       if (branch.isHq) await clearOtherHq(tx, branch.id);
       await tx.put("branches", branch);
     });
@@ -73,6 +76,7 @@ export class BranchService {
     return this.mutate(id, async (tx, b) => {
       if (patch.code && patch.code.toLowerCase() !== b.code.toLowerCase()) await assertCodeFree(tx, patch.code);
       if (patch.isHq) await clearOtherHq(tx, id);
+      if (patch.callTrigger) await checkCallTriggerSettings(tx, patch.callTrigger);
       const next: Branch = { ...b };
       for (const [k, v] of Object.entries(patch)) (next as unknown as Record<string, unknown>)[k] = v === null ? undefined : v;
       if (next.crm === "webhook" && !next.webhookUrl) throw conflict("a webhook branch needs a webhookUrl", "webhookUrl");

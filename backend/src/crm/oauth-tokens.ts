@@ -27,7 +27,8 @@ export interface TokenManagerDeps {
  * One token manager for both CRMs (architecture, convention 6). Both rotate the refresh token on
  * every refresh and kill the old one at once, so per connection only one refresh runs at a time,
  * and the new pair is durably stored before anyone uses it: a crash right after a refresh must not
- * leave us holding only the dead refresh token.
+ * leave us holding only the dead refresh token. With several instances on PostgreSQL the "one at a
+ * time" holds across them (`Store.withLock`).
  */
 export class OAuthTokenManager {
   private readonly inflight = new Map<string, Promise<OAuthTokens>>();
@@ -67,7 +68,11 @@ export class OAuthTokenManager {
   private refresh(connectionId: string, rejected: string): Promise<OAuthTokens> {
     const running = this.inflight.get(connectionId);
     if (running) return running;
-    const attempt = this.refreshOnce(connectionId, rejected).finally(() => this.inflight.delete(connectionId));
+    // Several instances (issue 7): the store's cross-instance lock, when it has one, makes the
+    // refresh one at a time across processes too; refreshOnce re-reads the tokens under it.
+    const { store } = this.deps;
+    const once = () => this.refreshOnce(connectionId, rejected);
+    const attempt = (store.withLock ? store.withLock(`oauth:${connectionId}`, once) : once()).finally(() => this.inflight.delete(connectionId));
     this.inflight.set(connectionId, attempt);
     return attempt;
   }

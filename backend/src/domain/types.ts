@@ -1,4 +1,6 @@
 import type { RuleName } from "./routing.js";
+import type { FlowDefinition } from "./flows/flow.schema.js"; // flows (issue 6)
+import type { FlowOutcome, FlowState, HttpRequestSpec } from "./flows/flow-engine.js"; // flows (issue 6)
 
 /**
  * Records the store keeps. Plain JSON-able objects: both stores persist them as documents.
@@ -28,6 +30,8 @@ export interface Branch {
   keyHash: string;
   /** Optional cap on messages the branch may send per day (UTC); unset = no cap. */
   dailyQuota?: number;
+  /** Template sent to callers when the branch's phone system reports a call (POST /api/v1/calls). */
+  callTrigger?: CallTriggerSettings;
   /** First characters of the key, to tell keys apart in the console without revealing them. */
   keyPrefix: string;
   createdAt: number;
@@ -257,4 +261,181 @@ export interface CrmConnection {
   createdAt: number;
   updatedAt: number;
   disconnectedAt?: number;
+}
+
+// ───────────────────────── call trigger and campaigns (campaigns/, triggers/) ─────────────────────────
+
+export type CallEvent = "incoming" | "missed";
+
+/** A branch's call trigger: which approved template goes to a caller, for which call events. */
+export interface CallTriggerSettings {
+  template: string;
+  language: string;
+  /** The template's body parameters, the same for every caller. */
+  params?: string[];
+  /** A caller gets at most one call-trigger message per this many hours, across the whole network. */
+  cooldownHours: number;
+  events: CallEvent[];
+}
+
+/** The last call-trigger message a caller got from the network. Id: the caller's wa_id. */
+export interface CallCooldown {
+  id: string;
+  customerId: string;
+  branchId: string;
+  messageId: string;
+  event: CallEvent;
+  at: number;
+  /** No further call-trigger message to this caller before this time. */
+  until: number;
+}
+
+export type CampaignState = "scheduled" | "running" | "paused" | "done" | "cancelled";
+
+export interface CampaignSchedule {
+  startAt?: number;
+  quietHours?: { from: string; to: string; timezone: string };
+}
+
+/** A row that was not imported or will not be sent, by its line (CSV) or index (JSON array). */
+export interface CampaignImportError {
+  line?: number;
+  index?: number;
+  code: string;
+  reason: string;
+}
+
+/** One template sent to a list of customers, fed to the outbox in batches by the campaign worker. */
+export interface Campaign {
+  id: string;
+  name: string;
+  template: { name: string; language: string; category: string; header?: unknown; buttons?: unknown };
+  branchIds: string[];
+  schedule: CampaignSchedule;
+  state: CampaignState;
+  /** Rows given (CSV data rows or array items), good or bad. */
+  total: number;
+  /** Recipient records created (seq 0 … recipients-1). */
+  recipients: number;
+  /** Rows skipped at import, by reason (invalid_phone, duplicate, opted_out…). */
+  importSkipped: Record<string, number>;
+  /** The first rows that were refused, with the reason (capped). */
+  importErrors: CampaignImportError[];
+  /** Next recipient seq to hand to the outbox. */
+  cursor: number;
+  /** First seq of the recipients handed over that may still wait in the outbox. */
+  batchStart: number;
+  lastError?: { code: string; message: string; at: number };
+  createdAt: number;
+  updatedAt: number;
+  startedAt?: number;
+  pausedAt?: number;
+  finishedAt?: number;
+  cancelledAt?: number;
+}
+
+/** One customer of a campaign. Id: `<campaignId>:<seq, 7 digits>`. */
+export interface CampaignRecipient {
+  id: string;
+  campaignId: string;
+  seq: number;
+  /** E.164 with `+`. */
+  phone: string;
+  branchId: string;
+  params?: unknown;
+  line?: number;
+  index?: number;
+  state: "pending" | "queued" | "skipped";
+  skipReason?: string;
+  skipMessage?: string;
+  messageId?: string;
+  queuedAt?: number;
+}
+
+// ───────────────────────── flows and operator alerts (domain/flows/, flows/, alerts/) ─────────────────────────
+
+/** A flow definition saved through the admin API (JSON checked by domain/flows/flow-check). */
+export interface FlowRecord {
+  id: string;
+  definition: FlowDefinition;
+  enabled: boolean;
+  /** Bumped on every change; a run keeps the version (and definition) it started with. */
+  version: number;
+  /** Installed from a shipped example (`nps`). */
+  example?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** One customer going through one flow. Id: `run_<uuid>`. */
+export interface FlowRun {
+  id: string;
+  flowId: string;
+  flowVersion: number;
+  /** The definition as it was at start: edits apply to new runs only. */
+  definition: FlowDefinition;
+  customerId: string;
+  branchId: string;
+  dialogId: string;
+  status: "active" | "done" | "failed";
+  state: FlowState;
+  /** The durable timer of the current answer wait (deleted when the answer comes). */
+  timerJobId?: string;
+  /** The call the current http step waits for. */
+  pendingHttp?: HttpRequestSpec;
+  startedBy: "admin" | "branch";
+  outcome?: FlowOutcome;
+  error?: string;
+  /** Outbound messages the run queued, oldest first (capped). */
+  messageIds: string[];
+  startedAt: number;
+  updatedAt: number;
+  endedAt?: number;
+}
+
+/** A branch's operator: a person who may be called to a dialog on their own WhatsApp. */
+export interface Operator {
+  id: string;
+  branchId: string;
+  name: string;
+  /** E.164 with `+`. */
+  phone: string;
+  notifyWhatsApp: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type AlertStage = "notified" | "renotified" | "escalated";
+
+/** One alert message to one operator. */
+export interface AlertNotification {
+  operatorId: string;
+  branchId: string;
+  phone: string;
+  stage: AlertStage;
+  at: number;
+  /** `text` inside the operator's 24-hour window, `template` outside it, `none` when neither could go. */
+  via: "text" | "template" | "none";
+  messageId?: string;
+  error?: string;
+}
+
+/** A dialog handed over to people (a flow's handover step or the API). Id: `ho_<uuid>`. */
+export interface Handover {
+  id: string;
+  branchId: string;
+  dialogId: string;
+  customerId: string;
+  reason: string;
+  source: "flow" | "admin" | "branch";
+  flowRunId?: string;
+  at: number;
+  /** `waiting` until the branch writes in the dialog; `unanswered` when every stage went by. */
+  state: "waiting" | "answered" | "unanswered";
+  stage: AlertStage;
+  answeredAt?: number;
+  /** The pending re-notify/escalate timer. */
+  timerJobId?: string;
+  notifications: AlertNotification[];
+  updatedAt: number;
 }

@@ -18,6 +18,7 @@ import { enqueueDelivery, type InboxNotice } from "./deliveries.js";
 import { enqueueMediaDownload } from "./media.worker.js";
 import { loadRoutingSettings } from "./routing-settings.js";
 import { windowState } from "../domain/window.js";
+import type { FlowRunner } from "../flows/flow.runner.js"; // flows (issue 6)
 
 export const INBOUND_QUEUE = "inbound";
 
@@ -35,6 +36,8 @@ export interface InboundDeps {
   findCrmOwners(customer: Customer): Promise<string[]>;
   /** Called after the transaction commits, to wake workers and notify live pages. */
   afterCommit(effects: Effect[]): void;
+  /** Flows (issue 6): a customer's answer to a run waiting in the routed branch (see processMessage). */
+  flows?: Pick<FlowRunner, "onInbound">;
 }
 
 export type Effect = StatusEffect | { type: "send"; job: Job } | { type: "templates" } | { type: "media" } | { type: "inbox"; notice: InboxNotice };
@@ -213,6 +216,12 @@ async function processMessage(tx: Tx, m: InboundMessage, c: MessageCtx): Promise
 
   if (decision.kind === "route") {
     await routeTo(tx, customer, message, decision, c);
+    // Flows (issue 6): a flow run of the routed branch waiting for this customer's answer takes the
+    // message as its answer, in this same transaction. The message stays an ordinary message: it
+    // was stored and its CRM delivery queued above. Flow sends go to the sender; timers and HTTP
+    // calls are jobs ("delivery" wakes the job runner).
+    const flowFx = c.flows ? await c.flows.onInbound(tx, { customer, branchId: decision.branchId, text: m.text, replyId: m.content.kind === "interactive" ? m.content.id : m.content.kind === "button" ? m.content.payload : undefined, optedOut: opt === "opt_out", now: c.now }) : undefined;
+    if (flowFx) c.fx.push(...flowFx.sends.map((job) => ({ type: "send" as const, job })), ...(flowFx.wake ? [{ type: "delivery" as const }] : []));
   } else {
     // Held until the customer picks a branch (menu) or HQ picks it up (unroutable).
     await tx.put("messages", message);

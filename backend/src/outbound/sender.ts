@@ -15,6 +15,11 @@ import { SendQueue, type SendEntry } from "./send-queue.js";
 import type { WhatsAppSender } from "./sender.port.js";
 
 type ErrorKind = ErrorClass["kind"];
+
+/** The queue of stored Meta webhooks (INBOUND_QUEUE of inbound.worker.ts), where status webhooks wait. */
+const INBOUND_QUEUE = "inbound";
+/** How often a reconcile waiting for the inbound queue to catch up looks again. */
+const RECONCILE_RECHECK_MS = 500;
 interface SendFailure {
   kind: ErrorKind;
   alarm?: string;
@@ -49,14 +54,15 @@ export interface SenderOptions {
  * 1. the intent is recorded first (`sending`, durable), then Graph is called, then the result;
  * 2. a send whose outcome is unknown (crash, timeout after the request left) is not repeated blindly:
  *    it waits `reconcileMs` for a status webhook (our message id travels as
- *    `biz_opaque_callback_data`) and is sent again only if none came;
+ *    `biz_opaque_callback_data`) and is sent again only if none came (once every webhook stored
+ *    by then has been read);
  * 3. the number never exceeds `mps` in any one-second window (exact sliding window, applied right
  *    before the HTTP call), and each recipient gets Meta's pair rate (token bucket, 4^X s after 131056);
  * 4. account-wide alarms (token, permission, restriction, quality) pause all sending; `/readyz` and
  *    `/metrics` say why; a probe send is tried every `probeMs`.
  */
 export class Sender {
-  private readonly queue = new SendQueue();
+  private queue = new SendQueue();
   private readonly window: SlidingWindow;
   private readonly pacer: Pacer;
   private readonly pairs = new Map<string, PairState>();
@@ -75,6 +81,12 @@ export class Sender {
   private readonly lookahead: number;
   private readonly gateLine: Array<() => void> = [];
   private gateTimer?: NodeJS.Timeout;
+  // Several instances (issue 7): see useLease, release, rescan.
+  /** Bumped when sending stops on a lost lease: work begun before must not reach Graph. */
+  private generation = 0;
+  /** Picked from the queue, intent not yet settled: a rescan must not queue these again. */
+  private readonly dispatching = new Set<string>();
+  private standbyAdd?: (job: Job) => void;
 
   constructor(private readonly opts: SenderOptions) {
     this.now = opts.now ?? Date.now;
@@ -105,7 +117,7 @@ export class Sender {
       if (message?.status === "sending") this.scheduleReconcile(job, message);
       else this.add(job);
     }
-    this.loopDone = this.loop();
+    this.loopDone = this.loop(this.generation);
   }
 
   async stop(): Promise<void> {
@@ -121,6 +133,10 @@ export class Sender {
   add(job: Job): void {
     const p = job.payload as SendJobPayload;
     if (job.state === "dead") return;
+    if (this.standbyAdd && !this.running) {
+      this.standbyAdd(job); // another instance sends: it finds the job in the store
+      return;
+    }
     const added = this.queue.add({
       jobId: job.id,
       messageId: p.messageId,
@@ -132,6 +148,58 @@ export class Sender {
       enqueuedAt: job.createdAt,
     });
     if (added) this.wake();
+  }
+
+  /**
+   * Several instances (issue 7): this sender sends only while its instance holds the number's
+   * lease (`start` when gained, `release` when lost). Jobs committed meanwhile are left in the
+   * store for the holder, and `onStandbyAdd` is told (to nudge the holder).
+   */
+  useLease(onStandbyAdd: (job: Job) => void): void {
+    this.standbyAdd = onStandbyAdd;
+  }
+
+  /**
+   * The lease is lost: stop at once, without waiting. Sends already past the rate gate finish;
+   * those still waiting for it go back to `queued` (or stay `sending`, for the new holder's
+   * reconcile, if the store cannot be reached). The in-memory queue is dropped: the store has it.
+   */
+  release(): void {
+    if (!this.running) return;
+    this.running = false;
+    this.generation++;
+    this.queue = new SendQueue();
+    for (const t of this.reconcileTimers.values()) clearTimeout(t);
+    this.reconcileTimers.clear();
+    this.wake();
+  }
+
+  /**
+   * Several instances: queues the send jobs in the store that this sender does not know yet (other
+   * instances committed them and cannot hand them over in-process). Returns how many it queued.
+   */
+  async rescan(): Promise<number> {
+    if (!this.running) return 0;
+    const generation = this.generation;
+    const known = (id: string) => this.queue.has(id) || this.dispatching.has(id) || this.reconcileTimers.has(id);
+    const fresh = await this.opts.store.read(async (tx) => {
+      const out: Job[] = [];
+      for (const job of await tx.byIndex("jobs", "queue", SEND_QUEUE)) {
+        if (known(job.id)) continue;
+        const message = await tx.get("messages", (job.payload as SendJobPayload).messageId);
+        // `sending` ones belong to a send in flight here, or were found by start (reconcile).
+        if (message?.status === "queued") out.push(job);
+      }
+      return out;
+    });
+    if (generation !== this.generation || !this.running) return 0;
+    let added = 0;
+    for (const job of fresh) {
+      if (known(job.id)) continue;
+      this.add(job);
+      added++;
+    }
+    return added;
   }
 
   /** Why sending is paused, if it is. */
@@ -153,8 +221,8 @@ export class Sender {
     this.wakeUp?.();
   }
 
-  private async loop(): Promise<void> {
-    while (this.running) {
+  private async loop(generation: number): Promise<void> {
+    while (this.running && generation === this.generation) {
       const now = this.now();
       let nextAt = Number.POSITIVE_INFINITY;
       const pausedWait = this.pausedReason ? this.pausedUntil - now : 0;
@@ -200,6 +268,7 @@ export class Sender {
     const now = this.now();
     takePair(this.pairOf(entry.recipient, now), this.pairRule, now);
     this.preparing++;
+    this.dispatching.add(entry.jobId);
     let released = false;
     const release = () => {
       if (released) return;
@@ -211,6 +280,7 @@ export class Sender {
       .catch((err) => this.opts.logger.error({ err, messageId: entry.messageId }, "send bookkeeping failed; will retry"))
       .finally(() => {
         release();
+        this.dispatching.delete(entry.jobId);
         this.inFlight.delete(p);
         this.wake();
       });
@@ -219,6 +289,7 @@ export class Sender {
 
   private async send(entry: SendEntry, release: () => void): Promise<void> {
     const { store } = this.opts;
+    const generation = this.generation;
     // 1. Record the intent durably; a message that is no longer queued is done.
     const intent = await store.transact(async (tx) => {
       const message = await tx.get("messages", entry.messageId);
@@ -239,6 +310,10 @@ export class Sender {
     // 2. Wait for a slot in the number's one-second window, then call Graph.
     await this.gate();
     release();
+    if (generation !== this.generation) {
+      await this.abandon(entry); // the lease went to another instance while this one waited
+      return;
+    }
     const waitS = (this.now() - entry.enqueuedAt) / 1000;
     this.opts.metrics.sendWait.observe({ priority: entry.priority }, Math.max(0, waitS));
     let wamid: string | undefined;
@@ -322,6 +397,14 @@ export class Sender {
     await this.finish(entry, (m) => ({ ...m, status: "failed", error: { code, message: f.message } }));
   }
 
+  /** A send that never left: back to `queued` for whoever sends now (not counted as an attempt). */
+  private async abandon(entry: SendEntry): Promise<void> {
+    await this.opts.store.transact(async (tx) => {
+      const m = await tx.get("messages", entry.messageId);
+      if (m?.status === "sending") await tx.put("messages", { ...m, status: "queued", sendAttempts: Math.max(0, (m.sendAttempts ?? 1) - 1), updatedAt: this.now() });
+    });
+  }
+
   /** Back to `queued` (durably) and into the queue at `runAt`. */
   private async requeue(entry: SendEntry, runAt: number, countAttempt: boolean): Promise<void> {
     await this.opts.store.transact(async (tx) => {
@@ -330,6 +413,7 @@ export class Sender {
       const job = await tx.get("jobs", entry.jobId);
       if (job) await tx.put("jobs", { ...job, runAt, attempts: job.attempts + (countAttempt ? 1 : 0), updatedAt: this.now() });
     });
+    if (!this.running) return; // stopped or lease lost: the store has it
     this.queue.add({ ...entry, runAt });
     this.wake();
   }
@@ -354,8 +438,8 @@ export class Sender {
     if (done) this.opts.afterCommit({ type: done.next.status === "failed" ? "failed" : "sent", message: done.next, inbox: done.inbox });
   }
 
-  private scheduleReconcile(job: Job, message: MessageRecord): void {
-    if (this.reconcileTimers.has(job.id)) return;
+  private scheduleReconcile(job: Job, message: Pick<MessageRecord, "sendingSince">): void {
+    if (this.reconcileTimers.has(job.id) || !this.running) return;
     const at = (message.sendingSince ?? this.now()) + (this.opts.reconcileMs ?? 120_000);
     const timer = setTimeout(() => {
       this.reconcileTimers.delete(job.id);
@@ -367,20 +451,32 @@ export class Sender {
 
   /** No status came for a send of unknown outcome: Meta never took it, so send it again. */
   private async reconcile(job: Job): Promise<void> {
-    const requeue = await this.opts.store.transact(async (tx) => {
+    const outcome = await this.opts.store.transact(async (tx): Promise<"send" | "settled" | "wait"> => {
       const m = await tx.get("messages", (job.payload as SendJobPayload).messageId);
+      // Several instances: a previous holder gave the send back before it left; just send it.
+      if (m?.status === "queued") return "send";
       if (!m || m.status !== "sending") {
         await tx.delete("jobs", job.id); // a status webhook settled it
-        return false;
+        return "settled";
+      }
+      // A status webhook that came in time may still wait in the inbound queue (a backlog, or an
+      // instance that stored it and died): decide only once every body stored by the deadline is read.
+      const deadline = (m.sendingSince ?? 0) + (this.opts.reconcileMs ?? 120_000);
+      for (const state of ["pending", "running"]) {
+        const [oldest] = await tx.byIndex("jobs", "queueState", `${INBOUND_QUEUE}|${state}`, { limit: 1 });
+        if (oldest && oldest.createdAt <= deadline) return "wait";
       }
       await tx.put("messages", { ...m, status: "queued", updatedAt: this.now() });
-      return true;
+      return "send";
     });
-    if (requeue) {
+    if (outcome === "wait") {
+      this.scheduleReconcile(job, { sendingSince: this.now() - (this.opts.reconcileMs ?? 120_000) + RECONCILE_RECHECK_MS });
+    } else if (outcome === "send") {
       this.opts.logger.warn({ messageId: (job.payload as SendJobPayload).messageId }, "no status for a send of unknown outcome; sending again");
       this.add({ ...job, runAt: this.now() });
     }
   }
+
 
   private setPaused(reason: string | undefined): void {
     if (reason === this.pausedReason) return;

@@ -13,6 +13,13 @@ import type {
   SettingRecord,
   TemplateRecord,
   DailyStatsRecord,
+  FlowRecord, // flows (issue 6)
+  FlowRun,
+  Operator,
+  Handover,
+  CallCooldown,
+  Campaign,
+  CampaignRecipient,
 } from "../domain/types.js";
 
 /**
@@ -35,6 +42,14 @@ export interface Collections {
   templates: TemplateRecord;
   dailyStats: DailyStatsRecord;
   crmConnections: CrmConnection;
+  // flows and operator alerts (issue 6)
+  flows: FlowRecord;
+  flowRuns: FlowRun;
+  operators: Operator;
+  handovers: Handover;
+  callCooldowns: CallCooldown;
+  campaigns: Campaign;
+  campaignRecipients: CampaignRecipient;
 }
 export type CollectionName = keyof Collections;
 
@@ -50,6 +65,8 @@ export const INDEXES = {
     customerId: (m: MessageRecord) => m.customerId,
     /** Inbound messages not yet routed (waiting for the customer's menu choice). */
     heldFor: (m: MessageRecord) => (m.direction === "in" && !m.dialogId ? m.customerId : undefined),
+    /** UTC day of outbound templates: who was reached in the last 24 h (the messaging limit). */
+    outTemplateDay: (m: MessageRecord) => (m.direction === "out" && m.kind === "template" ? dayOf(m.createdAt) : undefined),
   },
   jobs: { state: (j: Job) => j.state, queue: (j: Job) => j.queue, queueState: (j: Job) => `${j.queue}|${j.state}` },
   payloads: {},
@@ -64,6 +81,20 @@ export const INDEXES = {
     /** amoCRM chat channel connection (`{channel_id}_{amojo_id}`): manager replies name it in the URL. */
     scopeId: (c: CrmConnection) => c.refs.scopeId,
   },
+  // flows and operator alerts (issue 6)
+  flows: {},
+  flowRuns: {
+    /** The customer's active run (at most one). */
+    activeCustomer: (r: FlowRun) => (r.status === "active" ? r.customerId : undefined),
+    /** Runs of one flow for one customer: the once-per-period rule. */
+    flowCustomer: (r: FlowRun) => `${r.flowId}|${r.customerId}`,
+    flowId: (r: FlowRun) => r.flowId,
+  },
+  operators: { branchId: (o: Operator) => o.branchId },
+  handovers: { dialogId: (h: Handover) => h.dialogId, branchId: (h: Handover) => h.branchId },
+  callCooldowns: {},
+  campaigns: { state: (c: Campaign) => c.state },
+  campaignRecipients: { campaignId: (r: CampaignRecipient) => r.campaignId },
 } as const satisfies { [K in CollectionName]: Record<string, (row: Collections[K]) => string | undefined> };
 
 export type IndexName<K extends CollectionName> = keyof (typeof INDEXES)[K] & string;
@@ -107,5 +138,11 @@ export interface Store {
   read<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** False after a failed write (disk full, read-only): `/readyz` reports it. */
   healthy(): boolean;
+  /**
+   * Runs `fn` holding the lock named `key` across every instance sharing this store (several
+   * instances, issue 7). Only stores that several processes share offer it (PostgreSQL); with the
+   * embedded store there is one process, and in-process exclusion is enough.
+   */
+  withLock?<T>(key: string, fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import pg from "pg";
 import { AppError } from "../../errors.js";
 import type { Job } from "../../domain/types.js";
@@ -40,10 +41,14 @@ export class PgStore implements Store {
   private closed = false;
   private readonly keyFns = new Map<string, Array<[string, KeyFn]>>();
   private readonly maxAttempts: number;
+  /** Connections for `withLock`: apart from the main pool, so a lock holder's own transactions always find one. */
+  private lockPool?: pg.Pool;
+  private claimGuard?: (owner: string) => Promise<void>;
 
   private constructor(
     private readonly pool: pg.Pool,
     indexes: IndexSpec,
+    private readonly url: string,
     private readonly logger?: Logger,
     maxAttempts?: number,
   ) {
@@ -53,17 +58,12 @@ export class PgStore implements Store {
 
   /** Connects and brings the schema up to date (migrations run under an advisory lock). */
   static async open(options: PgStoreOptions): Promise<PgStore> {
-    const pool = new pg.Pool({
-      connectionString: options.url,
-      max: options.poolSize ?? 10,
-      connectionTimeoutMillis: 10_000,
-      application_name: "branchline",
-    });
-    const indexes = options.indexes ?? (INDEXES as unknown as IndexSpec);
-    const store = new PgStore(pool, indexes, options.logger, options.maxAttempts);
+    let store: PgStore | undefined;
     // An idle connection that dies (server restart, failover, terminated backend) is dropped by
     // the pool; the store reports unhealthy until a transaction commits again.
-    pool.on("error", (err) => store.markDown(err));
+    const pool = newPool(options.url, options.poolSize ?? 10, "branchline", (err) => store?.markDown(err));
+    const indexes = options.indexes ?? (INDEXES as unknown as IndexSpec);
+    store = new PgStore(pool, indexes, options.url, options.logger, options.maxAttempts);
     let client: pg.PoolClient | undefined;
     try {
       client = await pool.connect();
@@ -102,7 +102,71 @@ export class PgStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.lockPool?.end()]);
+  }
+
+  /**
+   * Runs `fn` while holding the lock named `key` across every instance on this database, waiting
+   * for it (e.g. one CRM token refresh at a time). The lock is a transaction-level advisory lock on
+   * a connection of its own: it ends with that transaction, or with the connection if this
+   * process dies. `fn` runs outside that transaction and may use the store freely.
+   */
+  async withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw unavailable("store is closed");
+    this.lockPool ??= newPool(this.url, 4, "branchline-lock", (err) => this.markDown(err));
+    let client: pg.PoolClient;
+    try {
+      client = await this.lockPool.connect();
+    } catch (err) {
+      throw this.lost(err).error;
+    }
+    const onError = (err: Error) => this.markDown(err);
+    client.on("error", onError);
+    let discard = false;
+    try {
+      try {
+        await client.query("BEGIN");
+        await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [advisoryKey(key)]);
+      } catch (err) {
+        discard = true;
+        throw storeError(err, "could not take a lock");
+      }
+      try {
+        return await fn();
+      } finally {
+        if (!(await client.query("COMMIT").then(() => true, () => false))) discard = true;
+      }
+    } finally {
+      client.removeListener("error", onError);
+      client.release(discard ? true : undefined);
+    }
+  }
+
+  /**
+   * A connection of its own, outside the pools, for what must outlive a transaction: session-level
+   * advisory locks and LISTEN (see `backend/src/cluster/`). The caller owns it: it must handle its
+   * `error` event and end it. TCP keepalive finds a peer that vanished without closing the socket.
+   */
+  async openSession(name = "branchline-session"): Promise<pg.Client> {
+    if (this.closed) throw unavailable("store is closed");
+    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 10_000, query_timeout: 10_000, application_name: name, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+    client.on("error", () => undefined); // until the caller attaches its own handler
+    try {
+      await client.connect();
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw storeError(err, "could not open a session connection");
+    }
+    return client;
+  }
+
+  /**
+   * Awaited before every job claim with the claimer's owner id (once the guard is set): lets the
+   * cluster code prove this instance alive to the others before it holds any job lease. A guard
+   * that throws fails the claim.
+   */
+  guardClaims(guard: (owner: string) => Promise<void>): void {
+    this.claimGuard = guard;
   }
 
   /** One attempt of a transaction on its own connection. */
@@ -120,7 +184,7 @@ export class PgStore implements Store {
     client.on("error", onError);
     let discard = false;
     try {
-      const tx = new PgTx(client, writable, this.keyFns);
+      const tx = new PgTx(client, writable, this.keyFns, this.claimGuard);
       let thrown: { error: unknown } | undefined;
       let value: T | undefined;
       try {
@@ -189,6 +253,7 @@ class PgTx implements Tx {
     private readonly client: pg.PoolClient,
     private readonly writable: boolean,
     private readonly keyFns: Map<string, Array<[string, KeyFn]>>,
+    private readonly claimGuard?: (owner: string) => Promise<void>,
   ) {}
 
   finish(): void {
@@ -238,6 +303,7 @@ class PgTx implements Tx {
 
   async claimJobs(opts: ClaimOptions): Promise<Job[]> {
     this.mustWrite("claimJobs");
+    if (this.claimGuard) await this.claimGuard(opts.owner);
     const { rows } = await this.query<{ data: Job }>(SQL.claim, [opts.queues, opts.now, opts.limit], true);
     if (rows.length === 0) return [];
     const claimed = rows.map((r): Job => ({ ...r.data, state: "running", leaseUntil: opts.now + opts.leaseMs, leaseOwner: opts.owner, updatedAt: opts.now }));
@@ -322,6 +388,17 @@ class PgTx implements Tx {
       throw isRetryable(err) ? conflictError(1, err) : storeError(err);
     }
   }
+}
+
+function newPool(url: string, max: number, name: string, onError: (err: Error) => void): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 10_000, application_name: name });
+  pool.on("error", onError);
+  return pool;
+}
+
+/** The 64-bit key of a named advisory lock (PostgreSQL keys them by bigint), as decimal text. */
+export function advisoryKey(name: string): string {
+  return createHash("sha256").update(`branchline:${name}`).digest().readBigInt64BE(0).toString();
 }
 
 /** What claimJobs needs of a job row, as `store_jobs` holds it: id, queue, state, orderKey, runAt, leaseUntil. */
