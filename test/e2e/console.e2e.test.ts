@@ -15,7 +15,8 @@ describe.skipIf(!hasChromium)("franchisor console in a real browser (phone-sized
   let removeDir: () => Promise<void>;
 
   beforeAll(async () => {
-    await buildWeb({ onlyIfMissing: true });
+    // Always rebuild: an existing dist/web/console.js may predate the newer tabs.
+    await buildWeb();
     const { dir, remove } = await tempDir("branchline-console-e2e-");
     removeDir = remove;
     server = await startServer({ PORT: "0", DATA_DIR: dir, LOG_LEVEL: "silent" }, { logger: createLogger("silent") });
@@ -94,6 +95,96 @@ describe.skipIf(!hasChromium)("franchisor console in a real browser (phone-sized
     // Russian on demand.
     await page.getByTestId("lang-switch").selectOption("ru");
     expect(await page.getByTestId("nav-analytics").textContent()).toBe("Аналитика");
+    await context.close();
+  });
+
+  it("installs the NPS flow, names the step of a broken definition, and manages operators and alerts", async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "en-US" });
+    const page = await context.newPage();
+    page.on("dialog", (d) => void d.accept());
+    await page.goto(`${server.url}/admin#/flows`);
+    await page.getByTestId("token-input").fill(server.adminToken);
+    await page.getByTestId("login-button").click();
+
+    // The NPS example, at most once per customer per 14 days.
+    await page.getByTestId("nps-days").fill("14");
+    await page.getByTestId("nps-install").click();
+    await expect.poll(() => page.getByTestId("nps-installed").textContent()).toBe("Installed as nps");
+    // In the sandbox nps_invite is not a synced template: installed, with a warning naming the step.
+    expect(await page.getByTestId("install-nps").locator('[data-testid="flow-problem"][data-step="invite"]').count()).toBe(1);
+    const row = page.locator('[data-testid="flow-row"][data-id="nps"]');
+    await expect.poll(() => row.count()).toBe(1);
+    expect((await api(server.url, server.adminToken, "GET", "/admin/api/flows/nps")).body.definition.oncePerDays).toBe(14);
+
+    // Open it in the editor and break it: a step that goes nowhere.
+    await row.getByTestId("flow-edit").click();
+    const editor = page.getByTestId("flow-json");
+    await expect.poll(() => editor.inputValue()).toContain('"wait_invite"');
+    const definition = JSON.parse(await editor.inputValue());
+    definition.steps.wait_invite.next = "no_such_step";
+    await editor.fill(JSON.stringify(definition, null, 2));
+    await page.getByTestId("flow-check-button").click();
+    const problem = page.getByTestId("flow-problems").getByTestId("flow-problem");
+    await expect.poll(() => problem.count()).toBe(1);
+    expect(await problem.getAttribute("data-step")).toBe("wait_invite");
+    expect(await problem.getAttribute("data-field")).toBe("next");
+    expect(await problem.textContent()).toContain("step wait_invite");
+    expect(await problem.textContent()).toContain("no_such_step");
+    // Saving it is refused with the same problem; the stored flow is unchanged.
+    await page.getByTestId("flow-save").click();
+    await expect.poll(() => page.getByTestId("flow-error").count()).toBe(1);
+    expect(await page.getByTestId("flow-problems").getByTestId("flow-problem").getAttribute("data-step")).toBe("wait_invite");
+    expect((await api(server.url, server.adminToken, "GET", "/admin/api/flows/nps")).body.version).toBe(1);
+    // Not JSON at all is caught before asking the server.
+    await editor.fill('{"name": ');
+    await page.getByTestId("flow-check-button").click();
+    await expect.poll(() => page.getByTestId("flow-error").textContent()).toContain("Not valid JSON");
+    // Disable and enable.
+    await row.getByTestId("flow-toggle").click();
+    await expect.poll(() => row.getAttribute("data-enabled")).toBe("false");
+    expect((await api(server.url, server.adminToken, "GET", "/admin/api/flows/nps")).body.enabled).toBe(false);
+    expect(await overflowsX(page)).toBe(false);
+
+    // Operators of Art Play: add one, then stop their WhatsApp alerts.
+    await page.getByTestId("nav-operators").click();
+    const artplay = (await api(server.url, server.adminToken, "GET", "/admin/api/branches")).body.find((b: { code: string }) => b.code === "ARTPLAY");
+    await page.getByTestId("operators-branch").selectOption(artplay.id);
+    await expect.poll(() => page.getByTestId("no-operators").count()).toBe(1);
+    await page.getByTestId("op-name").fill("Ольга");
+    await page.getByTestId("op-phone").fill("+7 916 555-00-11");
+    await page.getByTestId("operator-add").click();
+    const op = page.getByTestId("operator");
+    await expect.poll(() => op.count()).toBe(1);
+    expect(await op.getAttribute("data-phone")).toBe("+79165550011");
+    expect(await op.getByTestId("operator-notify").getAttribute("data-on")).toBe("true");
+    expect((await api(server.url, server.adminToken, "GET", `/admin/api/branches/${artplay.id}/operators`)).body.operators).toMatchObject([{ name: "Ольга", phone: "+79165550011", notifyWhatsApp: true }]);
+    await op.getByTestId("operator-edit-button").click();
+    await page.getByTestId("edit-op-notify").uncheck();
+    await page.getByTestId("operator-save").click();
+    await expect.poll(() => page.getByTestId("operator").getByTestId("operator-notify").getAttribute("data-on")).toBe("false");
+    // A bad phone is refused with the server's reason.
+    await page.getByTestId("op-name").fill("Bad");
+    await page.getByTestId("op-phone").fill("12");
+    await page.getByTestId("operator-add").click();
+    await expect.poll(() => page.getByTestId("operator-error").count()).toBe(1);
+    expect(await page.getByTestId("operator").count()).toBe(1);
+
+    // Alert settings: the escalation must come after the reminder.
+    await page.getByTestId("alerts-renotify").fill("30");
+    await page.getByTestId("alerts-escalate").fill("20");
+    await page.getByTestId("alerts-save").click();
+    await expect.poll(() => page.getByTestId("alerts-error").textContent()).toContain("escalateAfterMinutes");
+    await page.getByTestId("alerts-escalate").fill("90");
+    await page.getByTestId("alerts-template").fill("operator_alert:ru");
+    await page.getByTestId("alerts-save").click();
+    await expect.poll(async () => (await api(server.url, server.adminToken, "GET", "/admin/api/settings/alerts")).body).toEqual({ renotifyAfterMinutes: 30, escalateAfterMinutes: 90, template: "operator_alert:ru" });
+    expect(await overflowsX(page)).toBe(false);
+
+    // Russian: the new tabs are translated.
+    await page.getByTestId("lang-switch").selectOption("ru");
+    expect(await page.getByTestId("nav-operators").textContent()).toBe("Операторы и оповещения");
+    expect(await page.getByTestId("nav-campaigns").textContent()).toBe("Рассылки");
+    expect(await overflowsX(page)).toBe(false);
     await context.close();
   });
 

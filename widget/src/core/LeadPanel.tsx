@@ -3,7 +3,7 @@
 // passes `api` (authenticated requests) and `strings`.
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { clockOffset, windowView } from "./countdown.js";
-import { formatAt, formatPhone, statusLabel, statusTick } from "./format.js";
+import { formatAt, formatPhone, statusLabel, statusTick } from "../pages/shared/format.js";
 import { fill, type PanelStrings } from "./strings.js";
 import { findTemplate, initialValues, missingParams, paramsPayload, renderPreview, templateKey } from "./template.js";
 import {

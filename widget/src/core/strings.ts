@@ -2,6 +2,7 @@
 // keys (the type enforces it). Hosts pass their own `strings` (amoCRM: the `panel` key of its i18n
 // files, which the archive build fills from here and may override per CRM); missing keys fall back
 // to these. `{name}`-style placeholders are filled by `fill`.
+import { fill, overlayStrings, pickLang, type Lang } from "../pages/shared/i18n.js";
 
 const en = {
   title: "WhatsApp",
@@ -99,27 +100,13 @@ const ru: PanelStrings = {
   otherBranches: "Другие филиалы:",
 };
 
-export const panelStrings: Record<"en" | "ru", PanelStrings> = { en, ru };
+export const panelStrings: Record<Lang, PanelStrings> = { en, ru };
 
-export type PanelLang = keyof typeof panelStrings;
+export type PanelLang = Lang;
 
-export function panelLang(lang: string | undefined): PanelLang {
-  return (lang ?? "").toLowerCase().startsWith("ru") ? "ru" : "en";
-}
+export const panelLang: (lang: string | undefined) => PanelLang = pickLang;
 
 /** Defaults for `lang` overlaid with the host's strings (only string values of known keys count). */
-export function resolveStrings(lang: string | undefined, overrides?: unknown): PanelStrings {
-  const out: PanelStrings = { ...panelStrings[panelLang(lang)] };
-  if (overrides && typeof overrides === "object") {
-    for (const key of Object.keys(out) as (keyof PanelStrings)[]) {
-      const v = (overrides as Record<string, unknown>)[key];
-      if (typeof v === "string" && v) out[key] = v;
-    }
-  }
-  return out;
-}
+export const resolveStrings = (lang: string | undefined, overrides?: unknown): PanelStrings => overlayStrings(panelStrings[pickLang(lang)], overrides);
 
-/** "Transfer to {name}" + {name: "Art Play"} → "Transfer to Art Play". Unknown placeholders stay. */
-export function fill(text: string, vars: Record<string, string>): string {
-  return text.replace(/\{(\w+)\}/g, (m, k: string) => (Object.prototype.hasOwnProperty.call(vars, k) ? vars[k]! : m));
-}
+export { fill };

@@ -1,5 +1,6 @@
 // The panel stylesheet. Every rule is scoped under PANEL_ROOT_CLASS so it cannot touch the CRM's
 // own page; the amoCRM archive ships it as style.css, other hosts inject it with ensurePanelStyles.
+import { injectCss } from "../pages/shared/styles.js";
 
 export const PANEL_ROOT_CLASS = "branchline-widget";
 
@@ -51,9 +52,5 @@ ${R} .blw-time { color: #8a96a3; font-size: 11px; white-space: nowrap; }
 
 /** Adds the stylesheet once to `doc` (hosts without a CSS file of their own). */
 export function ensurePanelStyles(doc: Document = document, id = "branchline-widget-css"): void {
-  if (doc.getElementById(id)) return;
-  const style = doc.createElement("style");
-  style.id = id;
-  style.textContent = PANEL_CSS;
-  doc.head.appendChild(style);
+  injectCss(id, PANEL_CSS, doc);
 }

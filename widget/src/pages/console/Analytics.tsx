@@ -1,10 +1,11 @@
 // Analytics: per-day charts over the selected branches, totals per branch, CSV/JSON export.
 import { useState } from "preact/hooks";
+import { saveBlob } from "../shared/http.js";
 import type { SectionProps } from "./App.js";
 import { Chart, type Series } from "./Chart.js";
 import { useI18n, type Strings } from "./strings.js";
 import type { AnalyticsResponse, AnalyticsRow } from "./types.js";
-import { Field, Loading, errorText, formatNumber, useLoad } from "./ui.js";
+import { Field, Loading, StackTable, errorText, formatNumber, useLoad } from "./ui.js";
 
 const DAY_MS = 86_400_000;
 const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
@@ -35,14 +36,7 @@ export function Analytics({ api }: SectionProps) {
     setExportError(null);
     try {
       const { blob, filename } = await api.download(withBranch(query), format);
-      const url = URL.createObjectURL(blob);
-      const a = document.createElement("a");
-      a.href = url;
-      a.download = filename;
-      document.body.appendChild(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      saveBlob(blob, filename, 10_000);
     } catch (err) {
       setExportError(errorText(err, t));
     }
@@ -189,42 +183,27 @@ function BranchTotals({ rows, t }: { rows: AnalyticsRow[]; t: Strings }) {
   return (
     <section class="cx-card">
       <h2>{t.totals}</h2>
-      <div class="cx-table-wrap">
-        <table class="cx-table cx-stack" data-testid="branch-totals">
-          <thead>
-            <tr>
-              <th>{t.colBranch}</th>
+      <StackTable testId="branch-totals" columns={[t.colBranch, ...TABLE_METRICS.map((m) => ({ label: label(m), num: true })), { label: t.m_nps_score, num: true }]}>
+        {[...byBranch.entries()].map(([id, b]) => {
+          const answers = (b.sums.nps_promoters ?? 0) + (b.sums.nps_passives ?? 0) + (b.sums.nps_detractors ?? 0);
+          const nps = answers > 0 ? (((b.sums.nps_promoters ?? 0) - (b.sums.nps_detractors ?? 0)) * 100) / answers : null;
+          return (
+            <tr key={id}>
+              <td data-label={t.colBranch}>
+                {b.name} <code class="cx-muted">{b.code}</code>
+              </td>
               {TABLE_METRICS.map((m) => (
-                <th key={m} class="cx-num">
-                  {label(m)}
-                </th>
+                <td key={m} data-label={label(m)} class="cx-num">
+                  {formatNumber(b.sums[m], lang)}
+                </td>
               ))}
-              <th class="cx-num">{t.m_nps_score}</th>
+              <td data-label={t.m_nps_score} class="cx-num">
+                {formatNumber(nps, lang)}
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {[...byBranch.entries()].map(([id, b]) => {
-              const answers = (b.sums.nps_promoters ?? 0) + (b.sums.nps_passives ?? 0) + (b.sums.nps_detractors ?? 0);
-              const nps = answers > 0 ? (((b.sums.nps_promoters ?? 0) - (b.sums.nps_detractors ?? 0)) * 100) / answers : null;
-              return (
-                <tr key={id}>
-                  <td data-label={t.colBranch}>
-                    {b.name} <code class="cx-muted">{b.code}</code>
-                  </td>
-                  {TABLE_METRICS.map((m) => (
-                    <td key={m} data-label={label(m)} class="cx-num">
-                      {formatNumber(b.sums[m], lang)}
-                    </td>
-                  ))}
-                  <td data-label={t.m_nps_score} class="cx-num">
-                    {formatNumber(nps, lang)}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+          );
+        })}
+      </StackTable>
     </section>
   );
 }

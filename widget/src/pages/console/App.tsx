@@ -4,7 +4,10 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks"
 import { AdminApi, UnauthorizedError, loadToken, saveToken } from "./api.js";
 import { Analytics } from "./Analytics.js";
 import { Branches } from "./Branches.js";
+import { Campaigns } from "./Campaigns.js";
 import { DeadLetters } from "./DeadLetters.js";
+import { Flows } from "./Flows.js";
+import { Operators } from "./Operators.js";
 import { Routing } from "./Routing.js";
 import { I18nContext, LANG_STORAGE, initialLang, strings, useI18n, type Lang, type Strings } from "./strings.js";
 import { Templates } from "./Templates.js";
@@ -14,13 +17,13 @@ export interface SectionProps {
   api: AdminApi;
 }
 
-/**
- * The console's sections, in tab order. Campaigns, flows and operator alerts plug in here as one
- * entry each (`id` is the hash route: #/campaigns).
- */
+/** The console's sections, in tab order (`id` is the hash route: #/campaigns). */
 const SECTIONS: { id: string; label: (t: Strings) => string; render: (p: SectionProps) => VNode }[] = [
   { id: "branches", label: (t) => t.navBranches, render: (p) => <Branches {...p} /> },
   { id: "routing", label: (t) => t.navRouting, render: (p) => <Routing {...p} /> },
+  { id: "campaigns", label: (t) => t.navCampaigns, render: (p) => <Campaigns {...p} /> },
+  { id: "flows", label: (t) => t.navFlows, render: (p) => <Flows {...p} /> },
+  { id: "operators", label: (t) => t.navOperators, render: (p) => <Operators {...p} /> },
   { id: "templates", label: (t) => t.navTemplates, render: (p) => <Templates {...p} /> },
   { id: "dead-letters", label: (t) => t.navDeadLetters, render: (p) => <DeadLetters {...p} /> },
   { id: "analytics", label: (t) => t.navAnalytics, render: (p) => <Analytics {...p} /> },

@@ -2,9 +2,10 @@
 import { useState } from "preact/hooks";
 import type { SectionProps } from "./App.js";
 import { ApiError } from "./api.js";
+import { CallTriggerCard } from "./CallTrigger.js";
 import { fill, useI18n, type Strings } from "./strings.js";
 import { CRM_KINDS, type BranchForm, type BranchHealth, type CrmKind } from "./types.js";
-import { Field, Loading, errorText, formatPercent, formatTime, splitList, useLoad } from "./ui.js";
+import { CardHead, Field, Loading, useAction, errorText, formatPercent, formatTime, splitList, useLoad } from "./ui.js";
 
 /** What to show once: a new key and/or secret, with how to use it. */
 interface Revealed {
@@ -21,21 +22,8 @@ export function Branches({ api }: SectionProps) {
   const [window, setWindow] = useState<"24h" | "7d">("24h");
   const [health, reload] = useLoad(() => api.health(window), [api, window], t);
   const [revealed, setRevealed] = useState<Revealed | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
-  const [actionError, setActionError] = useState<string | null>(null);
-
-  const act = async (id: string, run: () => Promise<void>) => {
-    setBusy(id);
-    setActionError(null);
-    try {
-      await run();
-      reload();
-    } catch (err) {
-      setActionError(errorText(err, t));
-    } finally {
-      setBusy(null);
-    }
-  };
+  const [created, setCreated] = useState(0);
+  const { busy, error: actionError, run: act } = useAction(reload);
 
   const rotate = (b: BranchHealth) =>
     act(b.id, async () => {
@@ -54,8 +42,7 @@ export function Branches({ api }: SectionProps) {
     <>
       {revealed && <OneTimeSecret revealed={revealed} onDone={() => setRevealed(null)} />}
       <section class="cx-card">
-        <div class="cx-head">
-          <h2>{t.branchesTitle}</h2>
+        <CardHead title={t.branchesTitle} onRefresh={reload}>
           <label class="cx-row cx-small">
             {t.window}
             <select class="cx-input" style="width:auto" data-testid="health-window" value={window} onChange={(e) => setWindow(e.currentTarget.value as "24h" | "7d")}>
@@ -63,10 +50,7 @@ export function Branches({ api }: SectionProps) {
               <option value="7d">{t.window7d}</option>
             </select>
           </label>
-          <button type="button" class="cx-btn cx-btn-ghost" onClick={reload}>
-            {t.refresh}
-          </button>
-        </div>
+        </CardHead>
         {actionError && (
           <p class="cx-error" role="alert">
             {actionError}
@@ -154,9 +138,11 @@ export function Branches({ api }: SectionProps) {
         onCreated={(r) => {
           setRevealed(r);
           reload();
+          setCreated((n) => n + 1);
           scrollTo({ top: 0 });
         }}
       />
+      <CallTriggerCard api={api} version={created} />
     </>
   );
 }

@@ -3,7 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { SectionProps } from "./App.js";
 import { fill, ruleName, useI18n } from "./strings.js";
 import type { PublicBranch, RoutingSettings, RoutingTestResult } from "./types.js";
-import { Field, Loading, errorText, formatTime, splitList, useLoad } from "./ui.js";
+import { BranchSelect, Field, Loaded, SaveRow, errorText, formatTime, splitList, useLoad, useSaveForm } from "./ui.js";
 
 const DAY_MS = 86_400_000;
 
@@ -15,8 +15,9 @@ export function Routing({ api }: SectionProps) {
       <Tester api={api} branches={branches.state === "ready" ? branches.data : []} />
       <section class="cx-card">
         <h2>{t.rulesTitle}</h2>
-        <Loading load={branches} t={t} onRetry={reloadBranches} />
-        {branches.state === "ready" && <BranchRules api={api} branches={branches.data} onSaved={reloadBranches} />}
+        <Loaded load={branches} onRetry={reloadBranches}>
+          {(list) => <BranchRules api={api} branches={list} onSaved={reloadBranches} />}
+        </Loaded>
       </section>
       <GlobalSettings api={api} />
     </>
@@ -29,8 +30,9 @@ function GlobalSettings({ api }: SectionProps) {
   return (
     <section class="cx-card">
       <h2>{t.globalSettings}</h2>
-      <Loading load={load} t={t} onRetry={reload} />
-      {load.state === "ready" && <SettingsForm api={api} settings={load.data} />}
+      <Loaded load={load} onRetry={reload}>
+        {(settings) => <SettingsForm api={api} settings={settings} />}
+      </Loaded>
     </section>
   );
 }
@@ -44,32 +46,21 @@ function SettingsForm({ api, settings }: SectionProps & { settings: RoutingSetti
     menuLang: s.menuLang ?? "auto",
     phrases: s.changeBranchPhrases.join("\n"),
   });
-  const [form, setForm] = useState(() => toForm(settings));
-  const [status, setStatus] = useState<{ kind: "idle" | "saving" | "saved" } | { kind: "error"; message: string }>({ kind: "idle" });
-  const set = <K extends keyof typeof form>(k: K, v: (typeof form)[K]) => {
-    setForm((f) => ({ ...f, [k]: v }));
-    setStatus({ kind: "idle" });
-  };
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setStatus({ kind: "saving" });
-    try {
-      const saved = await api.saveRoutingSettings({
-        bindingTtlDays: Number(form.ttlDays),
-        menuEnabled: form.menuEnabled,
-        menuThreshold: Number(form.menuThreshold),
-        menuLang: form.menuLang,
-        changeBranchPhrases: splitList(form.phrases, /\n/),
-      });
-      setForm(toForm(saved));
-      setStatus({ kind: "saved" });
-    } catch (err) {
-      setStatus({ kind: "error", message: errorText(err, t) });
-    }
-  };
+  const { form, set, status, submit } = useSaveForm(
+    () => toForm(settings),
+    async (f) =>
+      toForm(
+        await api.saveRoutingSettings({
+          bindingTtlDays: Number(f.ttlDays),
+          menuEnabled: f.menuEnabled,
+          menuThreshold: Number(f.menuThreshold),
+          menuLang: f.menuLang,
+          changeBranchPhrases: splitList(f.phrases, /\n/),
+        }),
+      ),
+  );
   return (
     <form onSubmit={submit} data-testid="routing-settings">
-      {status.kind === "error" && <p class="cx-error">{status.message}</p>}
       <div class="cx-grid">
         <Field label={t.bindingTtlDays}>
           <input class="cx-input" type="number" min="0.01" step="any" required value={form.ttlDays} onInput={(e) => set("ttlDays", e.currentTarget.value)} />
@@ -92,12 +83,7 @@ function SettingsForm({ api, settings }: SectionProps & { settings: RoutingSetti
       <Field label={t.changePhrases} hint={t.changePhrasesHint}>
         <textarea class="cx-input" rows={4} value={form.phrases} onInput={(e) => set("phrases", e.currentTarget.value)} />
       </Field>
-      <div class="cx-row">
-        <button type="submit" class="cx-btn" disabled={status.kind === "saving"}>
-          {status.kind === "saving" ? t.saving : t.save}
-        </button>
-        {status.kind === "saved" && <span class="cx-ok">{t.saved}</span>}
-      </div>
+      <SaveRow status={status} prefix="settings" />
     </form>
   );
 }
@@ -109,15 +95,7 @@ function BranchRules({ api, branches, onSaved }: SectionProps & { branches: Publ
   if (!branch) return <p class="cx-muted">{t.noBranches}</p>;
   return (
     <>
-      <Field label={t.chooseBranch}>
-        <select class="cx-input" data-testid="rules-branch" value={branch.id} onChange={(e) => setId(e.currentTarget.value)}>
-          {branches.map((b) => (
-            <option key={b.id} value={b.id}>
-              {b.name} ({b.code})
-            </option>
-          ))}
-        </select>
-      </Field>
+      <BranchSelect branches={branches} value={branch.id} onChange={setId} testId="rules-branch" />
       <RulesForm key={`${branch.id}:${branch.updatedAt}`} api={api} branch={branch} onSaved={onSaved} />
     </>
   );
@@ -125,43 +103,32 @@ function BranchRules({ api, branches, onSaved }: SectionProps & { branches: Publ
 
 function RulesForm({ api, branch, onSaved }: SectionProps & { branch: PublicBranch; onSaved: () => void }) {
   const { t } = useI18n();
-  const [form, setForm] = useState({
-    code: branch.code,
-    keywords: branch.keywords.join(", "),
-    adSourceIds: branch.adSourceIds.join(", "),
-    city: branch.city ?? "",
-    menuTitle: branch.menuTitle ?? "",
-    menuOrder: branch.menuOrder === undefined ? "" : String(branch.menuOrder),
-    isHq: branch.isHq,
-  });
-  const [status, setStatus] = useState<{ kind: "idle" | "saving" | "saved" } | { kind: "error"; message: string }>({ kind: "idle" });
-  const set = <K extends keyof typeof form>(k: K, v: (typeof form)[K]) => {
-    setForm((f) => ({ ...f, [k]: v }));
-    setStatus({ kind: "idle" });
-  };
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setStatus({ kind: "saving" });
-    try {
+  const { form, set, status, submit } = useSaveForm(
+    () => ({
+      code: branch.code,
+      keywords: branch.keywords.join(", "),
+      adSourceIds: branch.adSourceIds.join(", "),
+      city: branch.city ?? "",
+      menuTitle: branch.menuTitle ?? "",
+      menuOrder: branch.menuOrder === undefined ? "" : String(branch.menuOrder),
+      isHq: branch.isHq,
+    }),
+    async (f) => {
       await api.updateBranch(branch.id, {
-        code: form.code.trim(),
-        keywords: splitList(form.keywords),
-        adSourceIds: splitList(form.adSourceIds),
+        code: f.code.trim(),
+        keywords: splitList(f.keywords),
+        adSourceIds: splitList(f.adSourceIds),
         // Empty clears the field (the API takes null for "unset").
-        city: form.city.trim() || null,
-        menuTitle: form.menuTitle.trim() || null,
-        menuOrder: form.menuOrder.trim() === "" ? null : Number(form.menuOrder),
-        isHq: form.isHq,
+        city: f.city.trim() || null,
+        menuTitle: f.menuTitle.trim() || null,
+        menuOrder: f.menuOrder.trim() === "" ? null : Number(f.menuOrder),
+        isHq: f.isHq,
       });
-      setStatus({ kind: "saved" });
       onSaved();
-    } catch (err) {
-      setStatus({ kind: "error", message: errorText(err, t) });
-    }
-  };
+    },
+  );
   return (
     <form onSubmit={submit} data-testid="rules-form">
-      {status.kind === "error" && <p class="cx-error">{status.message}</p>}
       <div class="cx-grid">
         <Field label={t.fieldCode} hint={t.fieldCodeHint}>
           <input class="cx-input" required value={form.code} onInput={(e) => set("code", e.currentTarget.value)} />
@@ -186,12 +153,7 @@ function RulesForm({ api, branch, onSaved }: SectionProps & { branch: PublicBran
         <input type="checkbox" checked={form.isHq} onChange={(e) => set("isHq", e.currentTarget.checked)} />
         {t.fieldIsHq}
       </label>
-      <div class="cx-row">
-        <button type="submit" class="cx-btn" data-testid="rules-save" disabled={status.kind === "saving"}>
-          {status.kind === "saving" ? t.saving : t.save}
-        </button>
-        {status.kind === "saved" && <span class="cx-ok">{t.saved}</span>}
-      </div>
+      <SaveRow status={status} prefix="rules" />
     </form>
   );
 }

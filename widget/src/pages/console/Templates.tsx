@@ -3,7 +3,7 @@ import { useState } from "preact/hooks";
 import type { SectionProps } from "./App.js";
 import { fill, useI18n } from "./strings.js";
 import type { Template } from "./types.js";
-import { Loading, errorText, useLoad } from "./ui.js";
+import { CardHead, Loaded, StackTable, errorText, useLoad } from "./ui.js";
 
 const statusTone = (s: string) => (s === "APPROVED" ? "good" : s === "PENDING" || s === "PAUSED" ? "warn" : s === "REJECTED" || s === "DISABLED" ? "bad" : undefined);
 const qualityTone = (q?: string) => (q === "GREEN" ? "good" : q === "YELLOW" ? "warn" : q === "RED" ? "bad" : undefined);
@@ -31,63 +31,46 @@ export function Templates({ api }: SectionProps) {
 
   return (
     <section class="cx-card">
-      <div class="cx-head">
-        <h2>{t.templatesTitle}</h2>
+      <CardHead title={t.templatesTitle}>
         {sync.kind === "done" && <span class="cx-ok">{fill(t.syncedCount, { n: sync.n })}</span>}
         <button type="button" class="cx-btn" data-testid="sync-templates" disabled={sync.kind === "busy"} onClick={syncNow}>
           {sync.kind === "busy" ? t.syncing : t.syncNow}
         </button>
-      </div>
+      </CardHead>
       {sync.kind === "error" && <p class="cx-error">{sync.message}</p>}
-      <Loading load={load} t={t} onRetry={reload} />
-      {load.state === "ready" &&
-        (load.data.templates.length === 0 ? (
-          <p class="cx-muted">{t.noTemplates}</p>
-        ) : (
-          <div class="cx-table-wrap">
-            <table class="cx-table cx-stack">
-              <thead>
-                <tr>
-                  <th>{t.colName}</th>
-                  <th>{t.colLanguage}</th>
-                  <th>{t.colStatus}</th>
-                  <th>{t.colQuality}</th>
-                  <th>{t.colCategory}</th>
-                  <th>{t.colParams}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {load.data.templates.map((tpl) => (
-                  <tr key={tpl.id} data-testid="template-row">
-                    <td data-label={t.colName} class="cx-wrap">
-                      <b>{tpl.name}</b>
-                      {tpl.rejectedReason && tpl.rejectedReason !== "NONE" && <div class="cx-small cx-muted">{tpl.rejectedReason}</div>}
-                    </td>
-                    <td data-label={t.colLanguage}>{tpl.language}</td>
-                    <td data-label={t.colStatus}>
-                      <span class="cx-badge" data-tone={statusTone(tpl.status)}>
-                        {tpl.status}
-                      </span>
-                    </td>
-                    <td data-label={t.colQuality}>
-                      {tpl.qualityScore ? (
-                        <span class="cx-badge" data-tone={qualityTone(tpl.qualityScore)}>
-                          {tpl.qualityScore}
-                        </span>
-                      ) : (
-                        t.none
-                      )}
-                    </td>
-                    <td data-label={t.colCategory}>{tpl.category}</td>
-                    <td data-label={t.colParams} class="cx-wrap">
-                      {parameterNames(tpl).length ? parameterNames(tpl).map((p) => `{{${p}}}`).join(" ") : t.none}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ))}
+      <Loaded load={load} onRetry={reload} isEmpty={(d) => d.templates.length === 0} emptyText={t.noTemplates}>
+        {(data) => (
+          <StackTable columns={[t.colName, t.colLanguage, t.colStatus, t.colQuality, t.colCategory, t.colParams]}>
+            {data.templates.map((tpl) => (
+              <tr key={tpl.id} data-testid="template-row">
+                <td data-label={t.colName} class="cx-wrap">
+                  <b>{tpl.name}</b>
+                  {tpl.rejectedReason && tpl.rejectedReason !== "NONE" && <div class="cx-small cx-muted">{tpl.rejectedReason}</div>}
+                </td>
+                <td data-label={t.colLanguage}>{tpl.language}</td>
+                <td data-label={t.colStatus}>
+                  <span class="cx-badge" data-tone={statusTone(tpl.status)}>
+                    {tpl.status}
+                  </span>
+                </td>
+                <td data-label={t.colQuality}>
+                  {tpl.qualityScore ? (
+                    <span class="cx-badge" data-tone={qualityTone(tpl.qualityScore)}>
+                      {tpl.qualityScore}
+                    </span>
+                  ) : (
+                    t.none
+                  )}
+                </td>
+                <td data-label={t.colCategory}>{tpl.category}</td>
+                <td data-label={t.colParams} class="cx-wrap">
+                  {parameterNames(tpl).length ? parameterNames(tpl).map((p) => `{{${p}}}`).join(" ") : t.none}
+                </td>
+              </tr>
+            ))}
+          </StackTable>
+        )}
+      </Loaded>
     </section>
   );
 }

@@ -1,110 +1,52 @@
 // Thin client for the admin API (/admin/api/*). Every call carries `Authorization: Bearer <ADMIN_TOKEN>`.
+import { JsonClient, loadSession, saveSession } from "../shared/http.js";
 import type {
+  AlertSettings,
   AnalyticsResponse,
   BranchForm,
   BranchHealthResponse,
+  Campaign,
+  CampaignInput,
   CreatedBranch,
   DeadLetter,
+  FlowCheckResult,
+  FlowRecord,
+  FlowRun,
+  FlowSummary,
+  Handover,
+  ImportReport,
+  Operator,
   PublicBranch,
+  RecipientsPage,
   RoutingSettings,
   RoutingTestInput,
   RoutingTestResult,
   Template,
 } from "./types.js";
 
-/** sessionStorage: the token dies with the tab, and is never written anywhere else. */
+export { ApiError, NetworkError, UnauthorizedError } from "../shared/http.js";
+
 export const TOKEN_STORAGE = "branchline.admin-token";
 export const API_BASE = "/admin/api";
 
-export class UnauthorizedError extends Error {
-  constructor() {
-    super("unauthorized");
-    this.name = "UnauthorizedError";
-  }
-}
+export const loadToken = (): string | null => loadSession(TOKEN_STORAGE);
+export const saveToken = (token: string | null): void => saveSession(TOKEN_STORAGE, token);
 
-/** Non-2xx other than 401, with the server's `{ error: { code, message, field } }` when present. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
-    this.name = "ApiError";
-  }
-}
-
-export class NetworkError extends Error {
-  constructor(cause: unknown) {
-    super(cause instanceof Error ? cause.message : String(cause));
-    this.name = "NetworkError";
-  }
-}
-
-export function loadToken(): string | null {
-  try {
-    return sessionStorage.getItem(TOKEN_STORAGE);
-  } catch {
-    return null;
-  }
-}
-
-export function saveToken(token: string | null): void {
-  try {
-    if (token) sessionStorage.setItem(TOKEN_STORAGE, token);
-    else sessionStorage.removeItem(TOKEN_STORAGE);
-  } catch {
-    /* storage disabled: the token lives only in memory */
-  }
-}
-
-async function readError(res: Response): Promise<ApiError> {
-  let body: unknown = null;
-  try {
-    body = await res.json();
-  } catch {
-    /* not JSON */
-  }
-  const err = (body as { error?: { code?: unknown; message?: unknown; field?: unknown } } | null)?.error;
-  return new ApiError(
-    res.status,
-    typeof err?.code === "string" ? err.code : `http_${res.status}`,
-    typeof err?.message === "string" && err.message ? err.message : `${res.status} ${res.statusText}`.trim(),
-    typeof err?.field === "string" ? err.field : undefined,
-  );
-}
+const enc = encodeURIComponent;
 
 export class AdminApi {
-  constructor(
-    private readonly token: string,
-    /** Called on a 401 before the promise rejects (the session is over). */
-    private readonly onUnauthorized: () => void = () => {},
-  ) {}
+  readonly http: JsonClient;
 
-  private async send(method: string, path: string, body?: unknown): Promise<Response> {
-    const headers: Record<string, string> = { Authorization: `Bearer ${this.token}`, Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    let res: Response;
-    try {
-      res = await fetch(API_BASE + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" });
-    } catch (err) {
-      throw new NetworkError(err);
-    }
-    if (res.status === 401) {
-      this.onUnauthorized();
-      throw new UnauthorizedError();
-    }
-    if (!res.ok) throw await readError(res);
-    return res;
+  constructor(
+    token: string,
+    /** Called on a 401 before the promise rejects (the session is over). */
+    onUnauthorized: () => void = () => {},
+  ) {
+    this.http = new JsonClient({ base: API_BASE, token, onUnauthorized });
   }
 
-  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await this.send(method, path, body);
-    if (res.status === 204) return undefined as T;
-    const text = await res.text();
-    return (text ? JSON.parse(text) : undefined) as T;
+  private json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.http.json<T>(method, path, body);
   }
 
   branches(): Promise<PublicBranch[]> {
@@ -120,19 +62,19 @@ export class AdminApi {
   }
 
   updateBranch(id: string, patch: Record<string, unknown>): Promise<PublicBranch> {
-    return this.json("PATCH", `/branches/${encodeURIComponent(id)}`, patch);
+    return this.json("PATCH", `/branches/${enc(id)}`, patch);
   }
 
   setEnabled(id: string, enabled: boolean): Promise<PublicBranch> {
-    return this.json("POST", `/branches/${encodeURIComponent(id)}/${enabled ? "enable" : "disable"}`);
+    return this.json("POST", `/branches/${enc(id)}/${enabled ? "enable" : "disable"}`);
   }
 
   rotateKey(id: string): Promise<{ id: string; apiKey: string }> {
-    return this.json("POST", `/branches/${encodeURIComponent(id)}/rotate-key`);
+    return this.json("POST", `/branches/${enc(id)}/rotate-key`);
   }
 
   rotateWebhookSecret(id: string): Promise<{ id: string; webhookSecret: string }> {
-    return this.json("POST", `/branches/${encodeURIComponent(id)}/rotate-webhook-secret`);
+    return this.json("POST", `/branches/${enc(id)}/rotate-webhook-secret`);
   }
 
   routingSettings(): Promise<RoutingSettings> {
@@ -160,11 +102,11 @@ export class AdminApi {
   }
 
   retryDeadLetter(id: string): Promise<void> {
-    return this.json("POST", `/dead-letters/${encodeURIComponent(id)}/retry`);
+    return this.json("POST", `/dead-letters/${enc(id)}/retry`);
   }
 
   discardDeadLetter(id: string): Promise<void> {
-    return this.json("DELETE", `/dead-letters/${encodeURIComponent(id)}`);
+    return this.json("DELETE", `/dead-letters/${enc(id)}`);
   }
 
   analyticsQuery(q: { from: string; to: string; branch?: string }, format: "json" | "csv"): string {
@@ -179,7 +121,107 @@ export class AdminApi {
 
   /** The export as a file: links cannot carry the Bearer header, so it is fetched and saved as a blob. */
   async download(q: { from: string; to: string; branch?: string }, format: "json" | "csv"): Promise<{ blob: Blob; filename: string }> {
-    const res = await this.send("GET", this.analyticsQuery(q, format));
+    const res = await this.http.send("GET", this.analyticsQuery(q, format));
     return { blob: await res.blob(), filename: `branchline-analytics-${q.from}-${q.to}.${format}` };
+  }
+
+  // ── campaigns ──
+
+  campaigns(): Promise<{ campaigns: Campaign[] }> {
+    return this.json("GET", "/campaigns");
+  }
+
+  campaign(id: string): Promise<Campaign> {
+    return this.json("GET", `/campaigns/${enc(id)}`);
+  }
+
+  previewCampaign(input: CampaignInput): Promise<ImportReport> {
+    return this.json("POST", "/campaigns/preview", input);
+  }
+
+  createCampaign(input: CampaignInput): Promise<Campaign & { import: ImportReport }> {
+    return this.json("POST", "/campaigns", input);
+  }
+
+  recipients(id: string, offset: number, limit: number): Promise<RecipientsPage> {
+    return this.json("GET", `/campaigns/${enc(id)}/recipients?offset=${offset}&limit=${limit}`);
+  }
+
+  campaignAction(id: string, action: "pause" | "resume" | "cancel"): Promise<Campaign> {
+    return this.json("POST", `/campaigns/${enc(id)}/${action}`);
+  }
+
+  /** Where the live progress of a campaign streams from (server-sent events, Bearer header). */
+  campaignStreamUrl(id: string): string {
+    return `${API_BASE}/campaigns/${enc(id)}/stream`;
+  }
+
+  // ── flows ──
+
+  flows(): Promise<{ flows: FlowSummary[] }> {
+    return this.json("GET", "/flows");
+  }
+
+  flow(id: string): Promise<FlowRecord> {
+    return this.json("GET", `/flows/${enc(id)}`);
+  }
+
+  checkFlow(definition: unknown): Promise<FlowCheckResult> {
+    return this.json("POST", "/flows/check", { definition });
+  }
+
+  /** Creates (`create`) or replaces a flow; the answer carries the save's warnings. */
+  saveFlow(id: string, definition: unknown, create: boolean): Promise<FlowSummary & { warnings: FlowCheckResult["warnings"] }> {
+    return create ? this.json("POST", "/flows", { id, definition }) : this.json("PUT", `/flows/${enc(id)}`, { definition });
+  }
+
+  setFlowEnabled(id: string, enabled: boolean): Promise<FlowSummary> {
+    return this.json("PATCH", `/flows/${enc(id)}`, { enabled });
+  }
+
+  deleteFlow(id: string): Promise<void> {
+    return this.json("DELETE", `/flows/${enc(id)}`);
+  }
+
+  installExample(name: string, body: { id?: string; oncePerDays?: number }): Promise<FlowSummary & { warnings: FlowCheckResult["warnings"] }> {
+    return this.json("POST", `/flows/examples/${enc(name)}`, body);
+  }
+
+  startFlow(id: string, phone: string, branchId: string): Promise<FlowRun> {
+    return this.json("POST", `/flows/${enc(id)}/start`, { phone, branchId });
+  }
+
+  flowRuns(id: string): Promise<{ runs: FlowRun[] }> {
+    return this.json("GET", `/flows/${enc(id)}/runs?limit=50`);
+  }
+
+  // ── operators and alerts ──
+
+  operators(branchId: string): Promise<{ operators: Operator[] }> {
+    return this.json("GET", `/branches/${enc(branchId)}/operators`);
+  }
+
+  addOperator(branchId: string, op: { name: string; phone: string; notifyWhatsApp: boolean }): Promise<Operator> {
+    return this.json("POST", `/branches/${enc(branchId)}/operators`, op);
+  }
+
+  updateOperator(branchId: string, id: string, patch: Partial<{ name: string; phone: string; notifyWhatsApp: boolean }>): Promise<Operator> {
+    return this.json("PATCH", `/branches/${enc(branchId)}/operators/${enc(id)}`, patch);
+  }
+
+  deleteOperator(branchId: string, id: string): Promise<void> {
+    return this.json("DELETE", `/branches/${enc(branchId)}/operators/${enc(id)}`);
+  }
+
+  alertSettings(): Promise<AlertSettings> {
+    return this.json("GET", "/settings/alerts");
+  }
+
+  saveAlertSettings(patch: { renotifyAfterMinutes?: number; escalateAfterMinutes?: number; template?: string | null }): Promise<AlertSettings> {
+    return this.json("PATCH", "/settings/alerts", patch);
+  }
+
+  handovers(branchId?: string): Promise<{ handovers: Handover[] }> {
+    return this.json("GET", `/handovers?limit=50${branchId ? `&branchId=${enc(branchId)}` : ""}`);
   }
 }

@@ -1,13 +1,7 @@
 // The console stylesheet, injected once as a <style> tag (the bundle has no CSS loader).
+import { SYSTEM_FONT, injectCss, resetCss } from "../shared/styles.js";
 
-const CSS = `
-*, *::before, *::after { box-sizing: border-box; }
-html, body { margin: 0; padding: 0; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
-  color: #1f2933; background: #eef1f4; -webkit-text-size-adjust: 100%; }
-button, input, select, textarea { font: inherit; color: inherit; }
-button { cursor: pointer; }
-button:disabled { cursor: default; }
+const CSS = `${resetCss({ font: `14px/1.45 ${SYSTEM_FONT}`, color: "#1f2933", background: "#eef1f4" })}
 h1, h2, h3 { margin: 0; }
 
 .cx-center { min-height: 100vh; display: flex; align-items: center; justify-content: center; padding: 24px 16px; }
@@ -96,10 +90,37 @@ table.cx-table { width: 100%; border-collapse: collapse; font-size: 13px; }
 .cx-legend { display: flex; flex-wrap: wrap; gap: 4px 10px; font-size: 11px; color: #475569; margin-top: 4px; }
 .cx-legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; vertical-align: -1px; }
 
+.cx-bar { position: relative; display: flex; height: 14px; border-radius: 7px; background: #e2e8f0; overflow: hidden; min-width: 60px; }
+.cx-bar > i { display: block; height: 100%; flex: 0 0 auto; }
+.cx-bar > i[data-part="read"] { background: #0f766e; }
+.cx-bar > i[data-part="delivered"] { background: #14b8a6; }
+.cx-bar > i[data-part="sent"] { background: #5eead4; }
+.cx-bar > i[data-part="failed"] { background: #ef4444; }
+.cx-bar > i[data-part="skipped"] { background: #94a3b8; }
+.cx-bar-sm { height: 8px; }
+.cx-counts { display: grid; grid-template-columns: repeat(auto-fill, minmax(92px, 1fr)); gap: 6px; margin: 10px 0; }
+.cx-count { border: 1px solid #e2e8f0; border-radius: 8px; padding: 6px 8px; }
+.cx-count b { display: block; font-size: 18px; font-variant-numeric: tabular-nums; }
+.cx-count span { font-size: 12px; color: #64748b; }
+.cx-checks { display: flex; flex-wrap: wrap; gap: 4px 14px; margin-bottom: 12px; }
+.cx-checks label { display: flex; align-items: center; gap: 6px; }
+.cx-report { border: 1px solid #e2e8f0; border-radius: 10px; padding: 12px; margin: 12px 0; }
+.cx-report h3 { font-size: 14px; margin: 8px 0 6px; }
+.cx-code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; min-height: 260px; white-space: pre; tab-size: 2; }
+.cx-problems { margin: 8px 0 12px; padding: 0; list-style: none; }
+.cx-problems li { border-left: 3px solid #b91c1c; background: #fef2f2; padding: 6px 10px; border-radius: 6px; margin-bottom: 6px; overflow-wrap: anywhere; font-size: 13px; }
+.cx-problems li[data-kind="warning"] { border-color: #d97706; background: #fffbeb; }
+.cx-problems b { margin-right: 6px; }
+.cx-live { font-size: 12px; color: #64748b; display: inline-flex; align-items: center; gap: 5px; }
+.cx-live::before { content: ""; width: 8px; height: 8px; border-radius: 50%; background: #f59e0b; }
+.cx-live[data-state="open"]::before { background: #22c55e; }
+.cx-notes { margin: 0; padding-left: 16px; font-size: 12px; }
+
 @media (max-width: 699.98px) {
   .cx-main { padding: 10px; gap: 10px; }
   .cx-card { padding: 14px; border-radius: 10px; }
   .cx-branches, .cx-charts { grid-template-columns: 1fr; }
+  .cx-counts { grid-template-columns: repeat(3, 1fr); }
   .cx-input, select.cx-input { font-size: 16px; } /* no iOS zoom-on-focus */
   table.cx-stack thead { display: none; }
   table.cx-stack tr { display: block; border-bottom: 1px solid #e2e8f0; padding: 6px 0; }
@@ -110,18 +131,5 @@ table.cx-table { width: 100%; border-collapse: collapse; font-size: 13px; }
 `;
 
 export function injectStyles(id = "branchline-console-css"): void {
-  if (document.getElementById(id)) return;
-  const style = document.createElement("style");
-  style.id = id;
-  style.textContent = CSS;
-  document.head.appendChild(style);
-}
-
-/** The backend's shell has the viewport tag; a page opened some other way still needs it on a phone. */
-export function ensureDocumentMeta(): void {
-  if (document.querySelector('meta[name="viewport"]')) return;
-  const m = document.createElement("meta");
-  m.name = "viewport";
-  m.content = "width=device-width, initial-scale=1";
-  document.head.appendChild(m);
+  injectCss(id, CSS);
 }

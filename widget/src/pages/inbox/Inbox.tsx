@@ -3,7 +3,7 @@ import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from "p
 import { API_BASE, ApiError, InboxApi, UnauthorizedError, authHeaders } from "./api.js";
 import { DialogList } from "./DialogList.js";
 import { Thread } from "./Thread.js";
-import { openEventStream, type SseEvent, type StreamState } from "./sse.js";
+import { openEventStream, type SseEvent, type StreamState } from "../shared/sse.js";
 import { initialState, reducer, routingOf, type InboxState } from "./state.js";
 import { t } from "./strings.js";
 import type { Branch, MessageEvent, Msg, StatusEvent } from "./types.js";

@@ -1,7 +1,8 @@
 // One message bubble: text, media, status ticks.
 import { useEffect, useState } from "preact/hooks";
 import { API_BASE, type InboxApi } from "./api.js";
-import { statusTick } from "../shared/ticks.js";
+import { statusTick } from "../shared/format.js";
+import { saveBlob } from "../shared/http.js";
 import { formatFull, formatTime, kindLabel, statusLabel } from "./format.js";
 import { t } from "./strings.js";
 import type { Media, Msg } from "./types.js";
@@ -73,16 +74,7 @@ function FileLink(props: { api: InboxApi; url: string; name: string }) {
     ? (e: MouseEvent) => {
         e.preventDefault();
         api.blob(url).then(
-          (b) => {
-            const obj = URL.createObjectURL(b);
-            const a = document.createElement("a");
-            a.href = obj;
-            a.download = name;
-            document.body.appendChild(a);
-            a.click();
-            a.remove();
-            setTimeout(() => URL.revokeObjectURL(obj), 60_000);
-          },
+          (b) => saveBlob(b, name),
           (err: unknown) => console.warn("[inbox] download failed", err),
         );
       }

@@ -1,4 +1,5 @@
-// Display helpers: names, times, kind labels, status ticks.
+// Display helpers of the inbox: names, times, kind labels (statuses and phones: ../shared/format).
+import { formatPhone, statusLabel as sharedStatusLabel } from "../shared/format.js";
 import { lang, t } from "./strings.js";
 import type { Customer, MessageKind, MessageStatus } from "./types.js";
 
@@ -22,11 +23,6 @@ const KIND_LABEL: Record<MessageKind, string> = {
 
 export function kindLabel(kind: MessageKind | string): string {
   return KIND_LABEL[kind as MessageKind] || `[${kind}]`;
-}
-
-export function formatPhone(phone: string | undefined): string | undefined {
-  if (!phone) return undefined;
-  return /^\d+$/.test(phone) ? `+${phone}` : phone;
 }
 
 export function customerTitle(c: Customer | undefined): string {
@@ -85,20 +81,4 @@ export function sameDay(a: number, b: number): boolean {
   return startOfDay(a) === startOfDay(b);
 }
 
-
-export function statusLabel(status: MessageStatus | undefined): string {
-  switch (status) {
-    case "queued":
-      return t.statusQueued;
-    case "sent":
-      return t.statusSent;
-    case "delivered":
-      return t.statusDelivered;
-    case "read":
-      return t.statusRead;
-    case "failed":
-      return t.statusFailed;
-    default:
-      return "";
-  }
-}
+export const statusLabel = (status: MessageStatus | undefined): string => sharedStatusLabel(status, t);

@@ -1,6 +1,7 @@
 // Pure state of the inbox page: the dialog list, the open thread and how stream events, API
 // responses and local sends fold into them. No I/O here; Inbox.tsx performs the side effects.
-import type { Dialog, MessageStatus, Msg, Routing, StatusEvent } from "./types.js";
+import type { Dialog, Msg, Routing, StatusEvent } from "./types.js";
+import { laterStatus } from "../shared/format.js";
 import { kindLabel } from "./format.js";
 
 export interface ThreadState {
@@ -42,19 +43,11 @@ export type Action =
   | { type: "markedRead"; dialogId: string }
   | { type: "reset" };
 
-const STATUS_RANK: Record<MessageStatus, number> = { queued: 0, sent: 1, delivered: 2, read: 3, failed: 4 };
 const MAX_PENDING = 200;
-
-/** Status only moves forward (queued → sent → delivered → read; failed is final). */
-export function mergeStatus(a: MessageStatus | undefined, b: MessageStatus | undefined): MessageStatus | undefined {
-  if (!a) return b;
-  if (!b) return a;
-  return (STATUS_RANK[b] ?? -1) >= (STATUS_RANK[a] ?? -1) ? b : a;
-}
 
 function mergeMessage(existing: Msg, incoming: Msg, local: boolean): Msg {
   const base = local ? { ...incoming, ...existing } : { ...existing, ...incoming };
-  const status = mergeStatus(existing.status, incoming.status);
+  const status = laterStatus(existing.status, incoming.status);
   const merged: Msg = { ...base };
   if (status) merged.status = status;
   const error = status === "failed" ? (incoming.error ?? existing.error) : undefined;
@@ -220,7 +213,7 @@ export function reducer(state: InboxState, action: Action): InboxState {
         return { ...state, thread: { ...th, messages } };
       }
       const prev = state.pendingStatus[ev.messageId];
-      const status = mergeStatus(prev?.status, ev.status) ?? ev.status;
+      const status = laterStatus(prev?.status, ev.status) ?? ev.status;
       const pendingStatus = { ...state.pendingStatus, [ev.messageId]: { ...ev, status } };
       const keys = Object.keys(pendingStatus);
       if (keys.length > MAX_PENDING) for (const k of keys.slice(0, keys.length - MAX_PENDING)) delete pendingStatus[k];

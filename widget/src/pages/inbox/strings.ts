@@ -1,5 +1,6 @@
 // Every user-visible string of the inbox page. `en` is the source of truth; `ru` must have the
 // same keys (enforced by the type). The language is picked once from navigator.language.
+import { browserLang, type Lang } from "../shared/i18n.js";
 
 const en = {
   appTitle: "Branchline inbox",
@@ -109,15 +110,11 @@ const ru: Strings = {
   kindTemplate: "Шаблонное сообщение",
 };
 
-export const strings: Record<"en" | "ru", Strings> = { en, ru };
+export const strings: Record<Lang, Strings> = { en, ru };
 
-export type Lang = keyof typeof strings;
+export type { Lang };
 
-export function pickLang(language: string | undefined): Lang {
-  return (language ?? "").toLowerCase().startsWith("ru") ? "ru" : "en";
-}
-
-export const lang: Lang = pickLang(typeof navigator !== "undefined" ? navigator.language : undefined);
+export const lang: Lang = browserLang();
 
 /** The active string table. */
 export const t: Strings = strings[lang];

@@ -1,17 +1,7 @@
 // The inbox stylesheet, injected once as a <style> tag (the bundle has no CSS loader).
+import { SYSTEM_FONT, injectCss, resetCss } from "../shared/styles.js";
 
-const CSS = `
-*, *::before, *::after { box-sizing: border-box; }
-html, body { margin: 0; padding: 0; height: 100%; }
-body {
-  font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
-  color: #1f2933; background: #eef1f4; -webkit-text-size-adjust: 100%;
-}
-#app { height: 100%; }
-button, input, textarea { font: inherit; color: inherit; }
-button { cursor: pointer; }
-button:disabled { cursor: default; }
-
+const CSS = `${resetCss({ font: `14px/1.4 ${SYSTEM_FONT}`, color: "#1f2933", background: "#eef1f4", fullHeight: true })}
 .bl-center { min-height: 100%; display: flex; align-items: center; justify-content: center; padding: 24px 16px; }
 .bl-card { width: 100%; max-width: 380px; background: #fff; border-radius: 12px; padding: 28px 24px;
   box-shadow: 0 1px 3px rgba(15,23,42,.08), 0 8px 24px rgba(15,23,42,.08); }
@@ -118,22 +108,7 @@ button:disabled { cursor: default; }
 `;
 
 export function injectStyles(id = "branchline-inbox-css"): void {
-  if (document.getElementById(id)) return;
-  const style = document.createElement("style");
-  style.id = id;
-  style.textContent = CSS;
-  document.head.appendChild(style);
-}
-
-/** The backend's shell may lack these; a phone needs the viewport tag to use the narrow layout. */
-export function ensureDocumentMeta(): void {
-  const head = document.head;
-  if (!document.querySelector('meta[name="viewport"]')) {
-    const m = document.createElement("meta");
-    m.name = "viewport";
-    m.content = "width=device-width, initial-scale=1";
-    head.appendChild(m);
-  }
+  injectCss(id, CSS);
 }
 
 /** Stable pastel colour per customer for the avatar. */

@@ -1,20 +1,9 @@
 // The chat screen of the simulated phone: conversation with the business, live via EventSource.
-import { statusTick } from "../shared/ticks.js";
+import { laterStatus, statusTick } from "../shared/format.js";
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { sandboxApi } from "./api.js";
 import { t, lang } from "./strings.js";
 import type { ListInteractive, Reply, SMsg, SandboxStatusEvent, SendBody } from "./types.js";
-
-const STATUS_RANK: Record<string, number> = { queued: 0, accepted: 0, sent: 1, delivered: 2, read: 3, failed: 4 };
-
-function mergeStatus(a: string | undefined, b: string | undefined): string | undefined {
-  if (!a) return b;
-  if (!b) return a;
-  const ra = STATUS_RANK[a];
-  const rb = STATUS_RANK[b];
-  if (ra === undefined || rb === undefined) return b;
-  return rb >= ra ? b : a;
-}
 
 /** Insert or update by id. `local` echoes never overwrite what the server already sent. */
 function upsert(list: SMsg[], msg: SMsg, local = false): SMsg[] {
@@ -22,7 +11,7 @@ function upsert(list: SMsg[], msg: SMsg, local = false): SMsg[] {
   if (i === -1) return [...list, msg];
   const old = list[i]!;
   const merged: SMsg = local ? { ...msg, ...old } : { ...old, ...msg };
-  const status = mergeStatus(old.status, msg.status);
+  const status = laterStatus(old.status, msg.status);
   if (status !== undefined) merged.status = status;
   const next = list.slice();
   next[i] = merged;
@@ -35,7 +24,7 @@ function mergeFetched(fetched: SMsg[], existing: SMsg[]): SMsg[] {
     const old = byId.get(f.id);
     if (!old) return f;
     const merged: SMsg = { ...old, ...f };
-    const status = mergeStatus(old.status, f.status);
+    const status = laterStatus(old.status, f.status);
     if (status !== undefined) merged.status = status;
     return merged;
   });
@@ -64,7 +53,7 @@ export function Chat(props: { phone: string; name: string; onBack: () => void })
     const st = pendingStatus.current.get(msg.id);
     if (st) {
       pendingStatus.current.delete(msg.id);
-      msg = { ...msg, status: mergeStatus(msg.status, st) ?? st };
+      msg = { ...msg, status: laterStatus(msg.status, st) ?? st };
     }
     setMessages((list) => upsert(list, msg, local));
   }, []);
@@ -117,10 +106,10 @@ export function Chat(props: { phone: string; name: string; onBack: () => void })
           if (!ev?.id || !ev.status) return;
           setMessages((list) => {
             if (!list.some((m) => m.id === ev.id)) {
-              pendingStatus.current.set(ev.id, mergeStatus(pendingStatus.current.get(ev.id), ev.status)!);
+              pendingStatus.current.set(ev.id, laterStatus(pendingStatus.current.get(ev.id), ev.status)!);
               return list;
             }
-            return list.map((m) => (m.id === ev.id ? { ...m, status: mergeStatus(m.status, ev.status) } : m));
+            return list.map((m) => (m.id === ev.id ? { ...m, status: laterStatus(m.status, ev.status) } : m));
           });
         } catch {
           /* ignore malformed */

@@ -1,43 +1,12 @@
 // Client for /sandbox/api/* (no auth: the sandbox only exists in sandbox mode).
+import { JsonClient } from "../shared/http.js";
 import type { MessagesResponse, PhonesResponse, SendBody, SendResponse } from "./types.js";
 
 export const API_BASE = "/sandbox/api";
 
-export class SandboxApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = "SandboxApiError";
-  }
-}
-
-async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const res = await fetch(API_BASE + path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    cache: "no-store",
-    signal,
-  });
-  if (!res.ok) {
-    let message = `${res.status} ${res.statusText}`.trim();
-    try {
-      const j = (await res.json()) as { error?: { message?: string } | string };
-      const e = j?.error;
-      if (typeof e === "string" && e) message = e;
-      else if (e && typeof e === "object" && typeof e.message === "string" && e.message) message = e.message;
-    } catch {
-      /* not JSON */
-    }
-    throw new SandboxApiError(res.status, message);
-  }
-  if (res.status === 204) return undefined as T;
-  const text = await res.text();
-  return (text ? JSON.parse(text) : undefined) as T;
+const http = new JsonClient({ base: API_BASE });
+function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  return http.json<T>(method, path, body, signal);
 }
 
 const phonePath = (phone: string) => `/phones/${encodeURIComponent(phone)}/messages`;

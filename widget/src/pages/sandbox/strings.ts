@@ -1,4 +1,5 @@
 // Every user-visible string of the sandbox page (`en` source of truth, `ru` same keys).
+import { browserLang, type Lang } from "../shared/i18n.js";
 
 const en = {
   title: "Branchline sandbox",
@@ -62,9 +63,8 @@ const ru: Strings = {
   emptyMessage: "(пустое сообщение)",
 };
 
-export const strings: Record<"en" | "ru", Strings> = { en, ru };
+export const strings: Record<Lang, Strings> = { en, ru };
 
-export const lang: "en" | "ru" =
-  typeof navigator !== "undefined" && (navigator.language ?? "").toLowerCase().startsWith("ru") ? "ru" : "en";
+export const lang: Lang = browserLang();
 
 export const t: Strings = strings[lang];

@@ -1,17 +1,7 @@
 // The sandbox stylesheet, injected once as a <style> tag (the bundle has no CSS loader).
+import { SYSTEM_FONT, ensureViewport, injectCss, resetCss } from "../shared/styles.js";
 
-const CSS = `
-*, *::before, *::after { box-sizing: border-box; }
-html, body { margin: 0; padding: 0; height: 100%; }
-body {
-  font: 14.5px/1.38 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
-  color: #111b21; background: #d1d7db; -webkit-text-size-adjust: 100%;
-}
-#app { height: 100%; }
-button, input { font: inherit; color: inherit; }
-button { cursor: pointer; }
-button:disabled { cursor: default; }
-
+const CSS = `${resetCss({ font: `14.5px/1.38 ${SYSTEM_FONT}`, color: "#111b21", background: "#d1d7db", fullHeight: true })}
 .sb-stage { min-height: 100%; display: flex; align-items: center; justify-content: center; padding: 24px;
   background: linear-gradient(160deg, #0b3d36 0%, #1f2c34 100%); }
 .sb-phone { position: relative; width: 390px; height: min(820px, calc(100vh - 48px)); height: min(820px, calc(100dvh - 48px));
@@ -101,15 +91,6 @@ button:disabled { cursor: default; }
 `;
 
 export function injectStyles(id = "branchline-sandbox-css"): void {
-  if (document.getElementById(id)) return;
-  const style = document.createElement("style");
-  style.id = id;
-  style.textContent = CSS;
-  document.head.appendChild(style);
-  if (!document.querySelector('meta[name="viewport"]')) {
-    const m = document.createElement("meta");
-    m.name = "viewport";
-    m.content = "width=device-width, initial-scale=1";
-    document.head.appendChild(m);
-  }
+  injectCss(id, CSS);
+  ensureViewport();
 }
