@@ -48,6 +48,9 @@ import { SecretBox } from "./security/secret-box.js";
 import type { Store } from "./store/store.port.js";
 // ── several instances (issue 7) ──
 import { clusterFor } from "./cluster/cluster.js";
+// ── security (issue 7) ──
+import { adminRateLimit } from "./http/rate-limit.js";
+import { securityHeaders } from "./http/security.middleware.js";
 // ── flows and operator alerts (issue 6) ──
 import { AlertService } from "./alerts/alerts.service.js";
 import { parseTemplateRef } from "./alerts/alert-settings.js";
@@ -302,11 +305,12 @@ export function createApp(deps: AppDeps): App {
 
   const app = express();
   app.disable("x-powered-by");
-  app.set("trust proxy", true);
-  app.use((_req, res, next) => {
-    res.set({ "x-content-type-options": "nosniff", "referrer-policy": "no-referrer" });
-    next();
-  });
+  // Only proxies we are told about may name the client (rate limits and logs key on it).
+  app.set("trust proxy", config.TRUST_PROXY);
+  // ── security (issue 7): headers on every response; the admin API limited per client IP before any admin router ──
+  app.use(securityHeaders({ publicUrl: config.PUBLIC_URL }));
+  app.use(adminRateLimit({ perMinute: config.ADMIN_RATE_LIMIT })); // real time: a rate is about real requests
+  // ── end security ──
   app.use(opsRouter({ store, metrics, workersRunning: () => workersRunning, senderPaused: () => outbound.paused }));
   app.use(whatsappWebhookRouter({ store, metrics, appSecret: deps.appSecret, verifyToken: config.WHATSAPP_VERIFY_TOKEN, now, onStored: () => runner.wake() }));
   app.use(mediaRouter({ store, dataDir: config.DATA_DIR, secret: mediaSecret, now }));

@@ -46,6 +46,7 @@ const schema = z.object({
   /** Extra origins allowed to frame the Bitrix24 pages (comma-separated), besides each portal's own, e.g. a test host page. */
   BITRIX24_FRAME_ORIGINS: z.string().optional(),
   // Our own additions (documented in the README).
+  TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
   BINDING_TTL_DAYS: z.coerce.number().positive().default(30),
   CHANGE_BRANCH_PHRASES: z.string().optional(),
   OPT_OUT_WORDS: z.string().optional(),
@@ -61,6 +62,9 @@ const schema = z.object({
   /** `name:language` of the approved template for operators outside their 24-hour window (params: customer, link). */
   ALERT_TEMPLATE: z.string().regex(/^[a-z0-9_]{1,512}:[A-Za-z]{2,3}(_[A-Za-z0-9]{2,4})?$/, "must be name:language, e.g. operator_alert:ru").optional(),
   SANDBOX: z.enum(["auto", "on", "off"]).default("auto"),
+  // Security (issue 7).
+  /** Admin API requests per minute per client IP (burst the same); failed admin logins: a sixtieth of it, at least 5. */
+  ADMIN_RATE_LIMIT: z.coerce.number().int().min(1).max(1_000_000).default(600),
   /** Unique customers the number may reach with business-initiated messages per moving 24 h (Meta's tiers: 250, 2000, 10000, 100000, unlimited). */
   WHATSAPP_MESSAGING_LIMIT: z
     .union([z.literal("unlimited"), z.coerce.number().int().min(1).max(100_000_000)], { error: "must be a whole number of customers or 'unlimited'" })

@@ -1,5 +1,5 @@
 import { createHmac } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setPriority } from "node:os";
 import { performance } from "node:perf_hooks";
@@ -11,12 +11,11 @@ import { performance } from "node:perf_hooks";
  * posts a signed `sent` status webhook (with `biz_opaque_callback_data`, doc §2.7) to one of the
  * instances, trying the next one until one answers 200.
  *
- * Faults: while a fault window is open, each send is answered with the next of the window's
- * kinds — `500` (code 131000), `429` (code 130429), `html` (502 from a proxy), `garbage` (200 with a
+ * Faults: the next `count` sends are answered, in turn, with the given kinds — `500` (code 131000), `429` (code 130429), `html` (502 from a proxy), `garbage` (200 with a
  * body that is not JSON: the outcome is unknown to the sender), `reset` (socket destroyed after the
  * request arrived) or `hang` (no answer; socket destroyed after 1.5 s). None of them is accepted.
  *
- * Control (never called by the app): `GET /__fake/records`, `POST /__fake/faults {kinds, forMs}`,
+ * Control (never called by the app): `GET /__fake/records`, `POST /__fake/faults {kinds, count}`,
  * `POST /__fake/targets {urls}`; `{ type: "ready", port }` over IPC once listening.
  */
 
@@ -35,7 +34,7 @@ const SEND_PATH = /^\/v\d+\.\d+\/[^/]+\/messages$/;
 
 const records: SendRecord[] = [];
 let faults: Fault[] = [];
-let faultUntil = 0;
+let faultsLeft = 0;
 let faultTurn = 0;
 let targets: string[] = [];
 let targetTurn = 0;
@@ -82,6 +81,21 @@ function answerFault(res: ServerResponse, fault: Fault): void {
   }
 }
 
+/** One signed POST on Node's plain HTTP client (lighter than fetch: this process must stay idle). */
+function post(url: string, body: string, signature: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpRequest(url, { method: "POST", agent, timeout: 5000, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), "x-hub-signature-256": signature } }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode === 200));
+      res.on("error", () => resolve(false));
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(false));
+    req.end(body);
+  });
+}
+const agent = new Agent({ keepAlive: true });
+
 /** Posts the `sent` status webhook to an instance, as Meta would, until one takes it. */
 async function postStatus(wamid: string, to: string, ourId: string): Promise<void> {
   const body = JSON.stringify({
@@ -108,9 +122,7 @@ async function postStatus(wamid: string, to: string, ourId: string): Promise<voi
     for (let attempt = 0; attempt < 600; attempt++) {
       const url = targets[targetTurn++ % Math.max(1, targets.length)];
       if (url) {
-        const ok = await fetch(`${url}/webhooks/whatsapp`, { method: "POST", headers: { "content-type": "application/json", "x-hub-signature-256": signature }, body, signal: AbortSignal.timeout(5000) })
-          .then((r) => r.status === 200)
-          .catch(() => false);
+        const ok = await post(`${url}/webhooks/whatsapp`, body, signature);
         if (ok) return;
       }
       await new Promise((r) => setTimeout(r, 100));
@@ -128,7 +140,8 @@ const server = createServer((req, res) => {
       const body = JSON.parse((await readBody(req)) || "{}") as { to?: unknown; biz_opaque_callback_data?: unknown };
       const to = String(body.to ?? "");
       const id = typeof body.biz_opaque_callback_data === "string" ? body.biz_opaque_callback_data : "";
-      const fault = arrived < faultUntil && faults.length > 0 ? faults[faultTurn++ % faults.length]! : undefined;
+      const fault = faultsLeft > 0 && faults.length > 0 ? faults[faultTurn++ % faults.length]! : undefined;
+      if (fault) faultsLeft--;
       records.push({ at: arrived, id, to, outcome: fault ?? "accepted" });
       if (fault) return answerFault(res, fault);
       const wamid = `wamid.FAKEGRAPH${++wamidSeq}`;
@@ -139,10 +152,10 @@ const server = createServer((req, res) => {
     if (req.method === "GET" && /\/message_templates/.test(url)) return json(res, 200, { data: [], paging: { cursors: {} } });
     if (req.method === "GET" && url === "/__fake/records") return json(res, 200, { records, statusesPending });
     if (req.method === "POST" && url === "/__fake/faults") {
-      const b = JSON.parse(await readBody(req)) as { kinds: Fault[]; forMs: number };
+      const b = JSON.parse(await readBody(req)) as { kinds: Fault[]; count: number };
       faults = b.kinds;
       faultTurn = 0;
-      faultUntil = clock() + b.forMs;
+      faultsLeft = b.count;
       return json(res, 200, { ok: true });
     }
     if (req.method === "POST" && url === "/__fake/targets") {

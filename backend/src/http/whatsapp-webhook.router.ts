@@ -3,6 +3,7 @@ import express, { Router } from "express";
 import { AppError, badRequest, unauthorized } from "../errors.js";
 import { verifyMetaSignature } from "../channels/whatsapp/webhook-signature.js";
 import { INBOUND_QUEUE } from "../inbound/inbound.worker.js";
+import { safeEqual } from "../security/api-keys.js";
 import type { Metrics } from "../ops/metrics.js";
 import type { Store } from "../store/store.port.js";
 import { newJob } from "../jobs/new-job.js";
@@ -27,7 +28,8 @@ export function whatsappWebhookRouter(deps: WhatsAppWebhookDeps): Router {
 
   router.get("/webhooks/whatsapp", (req, res) => {
     const { "hub.mode": mode, "hub.verify_token": token, "hub.challenge": challenge } = req.query;
-    if (deps.verifyToken && mode === "subscribe" && token === deps.verifyToken && typeof challenge === "string") {
+    // Constant-time: the verify token is a secret shared with Meta.
+    if (deps.verifyToken && mode === "subscribe" && typeof token === "string" && safeEqual(token, deps.verifyToken) && typeof challenge === "string") {
       res.status(200).type("text/plain").send(challenge);
       return;
     }
@@ -41,8 +43,9 @@ export function whatsappWebhookRouter(deps: WhatsAppWebhookDeps): Router {
       deps.metrics.webhooksReceived.inc({ outcome: "bad_signature" });
       throw unauthorized("missing or invalid X-Hub-Signature-256");
     }
+    let parsed: unknown;
     try {
-      JSON.parse(raw.toString("utf8"));
+      parsed = JSON.parse(raw.toString("utf8"));
     } catch {
       deps.metrics.webhooksReceived.inc({ outcome: "not_json" });
       throw badRequest("body is not JSON", undefined, "invalid_json");
@@ -52,7 +55,8 @@ export function whatsappWebhookRouter(deps: WhatsAppWebhookDeps): Router {
     try {
       await deps.store.transact(async (tx) => {
         if (!(await tx.insertIfAbsent("payloads", { id, source: "whatsapp", raw: raw.toString("utf8"), receivedAt: now }))) return;
-        await tx.enqueue(newJob(INBOUND_QUEUE, { payloadId: id }, now));
+        const orderKey = soleSender(parsed);
+        await tx.enqueue(newJob(INBOUND_QUEUE, { payloadId: id }, now, orderKey ? { orderKey } : {}));
       });
     } catch (err) {
       deps.metrics.webhooksReceived.inc({ outcome: "store_failed" });
@@ -65,4 +69,30 @@ export function whatsappWebhookRouter(deps: WhatsAppWebhookDeps): Router {
   });
 
   return router;
+}
+
+/**
+ * The one customer whose messages a body carries (Meta sends one per webhook as a rule): such
+ * bodies are processed one at a time, in the order they were acknowledged, so a customer's
+ * messages keep their order across concurrent workers and instances. Undefined for a body with
+ * no messages or with several senders.
+ */
+function soleSender(body: unknown): string | undefined {
+  const senders = new Set<string>();
+  const entries = (body as { entry?: unknown } | null)?.entry;
+  if (!Array.isArray(entries)) return undefined;
+  for (const e of entries) {
+    const changes = (e as { changes?: unknown } | null)?.changes;
+    if (!Array.isArray(changes)) continue;
+    for (const c of changes) {
+      const messages = (c as { value?: { messages?: unknown } } | null)?.value?.messages;
+      if (!Array.isArray(messages)) continue;
+      for (const m of messages) {
+        const from = (m as { from?: unknown; user_id?: unknown } | null)?.from ?? (m as { user_id?: unknown } | null)?.user_id;
+        if (typeof from !== "string") return undefined;
+        senders.add(from);
+      }
+    }
+  }
+  return senders.size === 1 ? `customer:${[...senders][0]}` : undefined;
 }

@@ -2,7 +2,7 @@ import { AppError } from "../errors.js";
 import { toGraphMessage, type OutboundContent } from "../channels/whatsapp/graph-payload.js";
 import { GraphCallError } from "../channels/whatsapp/graph.client.js";
 import type { ErrorClass } from "../channels/whatsapp/graph-errors.js";
-import { META_PAIR_RULE, Pacer, SlidingWindow, newPairState, pairAccepted, pairFreeAt, pairIdle, pairRefused, takePair, type PairRule, type PairState } from "../domain/rate-limits.js";
+import { META_PAIR_RULE, Pacer, newPairState, pairAccepted, pairFreeAt, pairIdle, pairRefused, takePair, type PairRule, type PairState } from "../domain/rate-limits.js";
 import type { Job, MessageRecord } from "../domain/types.js";
 import { backoffDelay } from "../jobs/backoff.js";
 import { describeError } from "../jobs/job-runner.js";
@@ -56,14 +56,16 @@ export interface SenderOptions {
  *    it waits `reconcileMs` for a status webhook (our message id travels as
  *    `biz_opaque_callback_data`) and is sent again only if none came (once every webhook stored
  *    by then has been read);
- * 3. the number never exceeds `mps` in any one-second window (exact sliding window, applied right
+ * 3. the number never exceeds `mps` in any one-second window where Meta counts, on arrival: a send
+ *    holds its slot from before its request is written until one second after its answer (see
+ *    `ArrivalWindow`), so no delay between us and Meta can squeeze more than `mps` into a second —
  *    before the HTTP call), and each recipient gets Meta's pair rate (token bucket, 4^X s after 131056);
  * 4. account-wide alarms (token, permission, restriction, quality) pause all sending; `/readyz` and
  *    `/metrics` say why; a probe send is tried every `probeMs`.
  */
 export class Sender {
   private queue = new SendQueue();
-  private readonly window: SlidingWindow;
+  private readonly window: ArrivalWindow;
   private readonly pacer: Pacer;
   private readonly pairs = new Map<string, PairState>();
   private readonly pairRule: PairRule;
@@ -90,10 +92,9 @@ export class Sender {
 
   constructor(private readonly opts: SenderOptions) {
     this.now = opts.now ?? Date.now;
-    // Hard cap: never more than mps in any second, with 40 ms to spare for network jitter (Meta
-    // counts on arrival), so at most 96 % of the limit in the long run. The pacer, 3 % under the
-    // limit with a small burst (late timers are made up), keeps the stream even below that cap.
-    this.window = new SlidingWindow(opts.mps, 1040);
+    // Hard cap: never more than mps arrivals at Meta in any second (ArrivalWindow). The pacer, 3 %
+    // under the limit with a small burst (late timers are made up), keeps the stream even below it.
+    this.window = new ArrivalWindow(opts.mps, 1000);
     this.pacer = new Pacer(opts.mps / 1.03, Math.max(4, Math.floor(opts.mps / 50)), this.now());
     this.pairRule = opts.pairRule ?? META_PAIR_RULE;
     this.lookahead = Math.max(2, Math.ceil(opts.mps / 20));
@@ -311,6 +312,8 @@ export class Sender {
     await this.gate();
     release();
     if (generation !== this.generation) {
+      this.window.untake();
+      this.pumpGate();
       await this.abandon(entry); // the lease went to another instance while this one waited
       return;
     }
@@ -323,6 +326,9 @@ export class Sender {
     } catch (err) {
       failure = toFailure(err);
     }
+    // Answered (or given up on): the request reached Meta by now, if ever.
+    this.window.done(this.now());
+    this.pumpGate();
 
     // 3. Record the outcome.
     if (!failure) {
@@ -351,7 +357,9 @@ export class Sender {
     if (this.gateTimer) return;
     while (this.gateLine.length > 0) {
       const now = this.now();
-      const freeAt = Math.max(this.window.freeAt(), this.pacer.freeAt(now));
+      const freeAt = Math.max(this.window.freeAt(now), this.pacer.freeAt(now));
+      // Every slot held by a send still in flight: its answer pumps the line again.
+      if (freeAt === Number.POSITIVE_INFINITY) return;
       if (freeAt > now || !this.pacer.tryTake(now) || !this.window.tryTake(now)) {
         this.gateTimer = setTimeout(() => {
           this.gateTimer = undefined;
@@ -496,6 +504,62 @@ export class Sender {
     if (this.pairs.size < 10_000) return;
     const now = this.now();
     for (const [k, s] of this.pairs) if (pairIdle(s, this.pairRule, now)) this.pairs.delete(k);
+  }
+}
+
+/**
+ * The number's cap as Meta sees it: at most `limit` requests *arriving* in any `windowMs`. We never
+ * see the arrival, only that it lies between taking the slot and the answer; so a send holds its
+ * slot from the take (in flight) until `windowMs` after its answer. Then whatever delays the write
+ * (a busy event loop, a new connection, the network), no window at Meta can hold more than `limit`:
+ * the last send taken into such a window was taken after the others' arrivals began, and each of
+ * them was either in flight or answered less than `windowMs` before. The price is one round trip
+ * per slot (a little throughput at long round trips), not a guessed margin.
+ */
+class ArrivalWindow {
+  private inFlight = 0;
+  /** Answer times of finished sends, oldest first, while they still hold a slot. */
+  private readonly answered: number[] = [];
+  private head = 0;
+
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+  ) {}
+
+  /** When a slot frees: now, a time, or +Infinity when every slot waits for an answer. */
+  freeAt(now: number): number {
+    this.expire(now);
+    const held = this.inFlight + this.answered.length - this.head;
+    if (held < this.limit) return now;
+    const k = held - this.limit; // this many answered slots must expire first
+    const at = this.answered[this.head + k];
+    return at === undefined ? Number.POSITIVE_INFINITY : at + this.windowMs;
+  }
+
+  tryTake(now: number): boolean {
+    if (this.freeAt(now) > now) return false;
+    this.inFlight++;
+    return true;
+  }
+
+  /** The request was answered (or failed) at `now`. */
+  done(now: number): void {
+    this.inFlight--;
+    this.answered.push(now);
+  }
+
+  /** A slot taken for a request that was never written. */
+  untake(): void {
+    this.inFlight--;
+  }
+
+  private expire(now: number): void {
+    while (this.head < this.answered.length && this.answered[this.head]! + this.windowMs <= now) this.head++;
+    if (this.head > 1024 && this.head * 2 > this.answered.length) {
+      this.answered.splice(0, this.head);
+      this.head = 0;
+    }
   }
 }
 
