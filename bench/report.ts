@@ -1,3 +1,6 @@
+import type { E2eResult } from "./e2e-latency.js";
+import type { MemoryReport, MemoryRun } from "./memory.js";
+import type { OutboundReport } from "./outbound.js";
 import type { PhaseResult } from "./protocol.js";
 import type { MemorySample, QueueDepths, ServerWindow } from "./server-harness.js";
 
@@ -100,3 +103,165 @@ export function markdownTable(r: BenchReport): string {
 }
 
 const mem = (m: MemorySample) => `${fmt(m.rssMB, 0)} / ${fmt(m.heapUsedMB, 0)}`;
+
+// ───────────────────────────── the one table of `npm run bench` ─────────────────────────────
+
+export type Skipped = { skipped: string };
+export type PerStore<T> = { lowdb?: T | Skipped; postgres?: T | Skipped };
+
+/** Everything one `npm run bench` measured (written to `bench/results/latest.json`). */
+export interface AllResults {
+  machine: BenchReport["machine"];
+  only: string[];
+  quick: boolean;
+  postgres: { origin: string; version: string; durability: string } | Skipped;
+  inbound: PerStore<BenchReport>;
+  outbound: PerStore<OutboundReport>;
+  e2e: PerStore<E2eResult>;
+  memory?: MemoryReport;
+  totalMs: number;
+  table?: string;
+}
+
+const isSkipped = (v: unknown): v is Skipped => typeof v === "object" && v !== null && "skipped" in v;
+const STORE_NAME = { lowdb: "embedded", postgres: "PostgreSQL" } as const;
+const lat = (l: { p50: number; p95: number; p99: number; max: number }) => `${fmt(l.p50, 0)} / ${fmt(l.p95, 0)} / ${fmt(l.p99, 0)} / ${fmt(l.max, 0)}`;
+const sec = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? "–" : `${fmt(ms / 1000, 1)} s`);
+
+export function unifiedTable(r: AllResults): string {
+  const head = ["Benchmark", "Scenario", "Store", "Throughput", "Latency p50 / p95 / p99 / max ms", "Accuracy / delivery", "Backlog", "RSS / heap MB", "Target / note"];
+  const rows: string[][] = [];
+  const skippedRow = (bench: string, store: keyof typeof STORE_NAME, why: string) => rows.push([bench, "all scenarios", STORE_NAME[store], "–", "–", "–", "–", "–", `skipped: ${why}`]);
+  const stores = ["lowdb", "postgres"] as const;
+
+  for (const store of stores) {
+    const x = r.inbound[store];
+    if (!x) continue;
+    if (isSkipped(x)) {
+      skippedRow("Inbound ingestion", store, x.skipped);
+      continue;
+    }
+    for (const p of x.phases) {
+      const l = p.load;
+      const w = p.worker;
+      const name = l.kind === "open" ? `open loop ${int(l.offered)} msg/s` : p.workersPaused ? `closed loop ${l.offered} senders, workers paused` : `closed loop ${l.offered} senders`;
+      let target = "";
+      if (l.kind === "open" && l.offered === x.headline.rate) target = `ack p99 < ${x.targets.p99At1000.targetMs} ms: ${passFail(x.targets.p99At1000.pass)}`;
+      if (l.kind === "closed" && !p.workersPaused) target = `≥ ${int(x.targets.sustained.target)} msg/s acked: ${passFail(x.targets.sustained.pass)}`;
+      if (p.workersPaused) target = "diagnostic (ack path alone)";
+      const backlog = !w ? "–" : w.inboundDrainMs === undefined ? `${int(w.backlogAtStop.inbound)} jobs; not drained (${int(w.left.inbound)} left)` : `${int(w.backlogAtStop.inbound)} jobs; drained in ${sec(w.inboundDrainMs)}`;
+      rows.push([
+        "Inbound ingestion",
+        name,
+        STORE_NAME[store],
+        `${int(l.ackedMsgsPerSec)} acked/s; routed ${w ? `${int(w.routedDuringLoadPerSec)}/s` : "paused"}`,
+        `ack ${lat(l.latencyMs)}`,
+        `${int(l.errors)} errors${p.server.pg ? `; ${int(p.server.pg.commits)} commits, ${int(p.server.pg.rollbacks)} rollbacks` : ""}`,
+        backlog,
+        mem(p.server.memory),
+        target,
+      ]);
+    }
+  }
+
+  for (const store of stores) {
+    const x = r.outbound[store];
+    if (!x) continue;
+    if (isSkipped(x)) {
+      skippedRow("Outbound rate", store, x.skipped);
+      continue;
+    }
+    const t = x.config.targets;
+    for (const s of x.rate) {
+      rows.push([
+        "Outbound rate",
+        `${int(s.queued)} sends at limit ${int(s.mps)}/s${s.complete ? "" : " (INCOMPLETE)"}`,
+        STORE_NAME[store],
+        `${fmt(s.achievedPerSec, 1)} msg/s`,
+        "–",
+        `${fmt(s.achievedOverLimit, 3)} of limit; max ${int(s.maxInAnySecond)} in any 1 s; ${int(s.errors)} errors`,
+        "–",
+        "–",
+        `≥ ${t.achievedOverLimit}: ${passFail(s.pass.achieved)}; ≤ limit: ${passFail(s.pass.window)}`,
+      ]);
+    }
+    for (const s of x.replies) {
+      rows.push([
+        "Outbound rate",
+        `${int(s.repliesQueued)} replies during a ${int(s.campaignQueued)}-msg campaign, limit ${int(s.mps)}/s${s.complete ? "" : " (INCOMPLETE)"}`,
+        STORE_NAME[store],
+        `${fmt(s.inPhase.achievedPerSec, 1)} msg/s`,
+        `reply wait ${lat(s.replyWaitMs)}`,
+        `${fmt(s.inPhase.achievedOverLimit, 3)} of limit; max ${int(s.maxInAnySecond)} in any 1 s; ${int(s.errors)} errors`,
+        "–",
+        "–",
+        `reply p99 < ${int(t.replyP99Ms)} ms: ${passFail(s.pass.replyP99)}; ≤ limit: ${passFail(s.pass.window)}`,
+      ]);
+    }
+    if (x.store === "postgres" && !x.config.replies.mps.includes(1000)) {
+      rows.push(["Outbound rate", "replies during a campaign, limit 1,000/s", STORE_NAME[store], "–", "–", "–", "–", "–", "not run: queueing the 13,500-message campaign first takes minutes at this store's transaction rate"]);
+    }
+  }
+
+  for (const store of stores) {
+    const x = r.e2e[store];
+    if (!x) continue;
+    if (isSkipped(x)) {
+      skippedRow("Webhook → CRM", store, x.skipped);
+      continue;
+    }
+    const c = x.config;
+    const partial = x.missing > 0 ? ` (of the ${int(x.delivered)} delivered)` : "";
+    rows.push([
+      "Webhook → CRM",
+      `${int(c.rate)} msg/s for ${fmt(c.durationMs / 1000, 0)} s over ${c.branches} webhook branches`,
+      STORE_NAME[store],
+      `CRMs got ${int(x.deliveredDuringLoadPerSec)}/s during load, ${int(x.achievedPerSec)}/s overall (${fmt(x.achievedOverOffered, 2)} of offered)`,
+      `${lat(x.latencyMs)}${partial}`,
+      `${int(x.delivered)}/${int(x.acked)} delivered, ${int(x.duplicates)} repeats, ${int(x.misrouted)} misrouted, ${int(x.ackErrors)} ack errors`,
+      x.backlogDrainedMs !== undefined ? `${int(x.backlogAtLoadEnd)} msgs at load end; drained in ${sec(x.backlogDrainedMs)}` : `${int(x.backlogAtLoadEnd)} msgs at load end; ${int(x.missing)} not delivered after ${sec(c.drainTimeoutMs)}`,
+      `${fmt(x.server.memoryAfter.rssMB, 0)} / ${fmt(x.server.memoryAfter.heapUsedMB, 0)} (peak RSS ${fmt(x.server.peakRssMB, 0)})`,
+      `≥ ${c.targets.achievedOverOffered} of offered: ${passFail(x.achievedOverOffered >= c.targets.achievedOverOffered && x.missing === 0)}`,
+    ]);
+  }
+
+  const m = r.memory;
+  if (m) {
+    const runRow = (run: MemoryRun, note: string) => {
+      const a = run.result;
+      const shape = `${int(run.customers)} customers, ${int(run.messages)} messages`;
+      const dataNote = run.store === "lowdb" ? `state.json ${int(run.dataMB)} MB` : `database ${int(run.dataMB)} MB`;
+      if (!a) return rows.push(["Memory", shape, STORE_NAME[run.store], "–", "–", "–", "–", "–", `${note}${run.error ?? "failed"}`]);
+      rows.push([
+        "Memory",
+        shape,
+        STORE_NAME[run.store],
+        `open ${sec(a.openMs)}; ${int(a.workload.messages)} workload msgs routed in ${sec(a.workload.routedMs)}`,
+        `median (first): dialog list of ${int(a.reads.dialogList.items)} ${fmt(a.reads.dialogList.medianMs, 0)} (${fmt(a.reads.dialogList.firstMs, 0)}); history of ${int(a.reads.history.items)} ${fmt(a.reads.history.medianMs, 0)} (${fmt(a.reads.history.firstMs, 0)}); customer ${fmt(a.reads.customer.medianMs, 0)} (${fmt(a.reads.customer.firstMs, 0)})`,
+        "–",
+        "–",
+        `after start ${fmt(a.afterStart.rssMB, 0)} / ${fmt(a.afterStart.heapUsedMB, 0)}; after workload ${fmt(a.afterWorkload.rssMB, 0)} / ${fmt(a.afterWorkload.heapUsedMB, 0)}`,
+        `${note}${dataNote}`,
+      ]);
+    };
+    for (const run of m.lowdb.runs) runRow(run, "");
+    const e = m.lowdb.extrapolation;
+    if (e) {
+      rows.push([
+        "Memory",
+        `${int(m.config.target.customers)} customers, ${int(e.at.messages)} messages — EXTRAPOLATED`,
+        STORE_NAME.lowdb,
+        `open ≈ ${sec(e.at.openMs)}`,
+        "–",
+        "–",
+        "–",
+        `≈ ${int(e.at.rssMB)} / ${int(e.at.heapUsedMB)} (${fmt(e.rssMBPerMessageKB, 2)} KB RSS per message)`,
+        `${e.basis}; would not open (see above)`,
+      ]);
+    }
+    if (isSkipped(m.postgres)) skippedRow("Memory", "postgres", m.postgres.skipped);
+    else for (const run of m.postgres.runs) runRow(run, "app RSS only (rows in the database); ");
+  }
+  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, "\\|")).join(" | ")} |`;
+  return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
+}

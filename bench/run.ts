@@ -1,22 +1,22 @@
 /**
- * Inbound ingestion benchmark (`npm run bench`).
+ * `npm run bench`: every benchmark, on the embedded store and on PostgreSQL, in one table.
  *
- * The server runs in THIS process (so its memory, CPU and event-loop delay are measured directly);
- * the load comes from `bench/load-generator.ts` in a child process over loopback keep-alive HTTP.
- * Phases: warm-up, open-loop rate steps (latency counted from the scheduled send time), then a
- * closed loop for the maximum sustained rate. After each phase the bench waits for the worker to
- * route everything (inbound queue, then deliver queue) and reports how long that took. A last,
- * diagnostic closed loop runs with the job workers stopped (acknowledgement path alone).
- *
- * Results: one markdown table on stdout and `bench/results/latest.json`.
- *
- * Then the outbound benchmark (`bench/outbound.ts`: the sender's rate accuracy and reply wait
- * under a campaign, against a fake Graph API in a child process) runs in this same process once
- * the inbound server is closed; its table follows the inbound one and its results go under the
- * `outbound` key of `latest.json`. Inbound ≈ 2.5–3 minutes, outbound ≈ 1 minute.
+ * Sections, each on the embedded store and then on a fresh PostgreSQL database per scenario
+ * (`bench/postgres.ts`: BENCH_DATABASE_URL or a throwaway durable cluster; rows say "skipped:
+ * <reason>" without one):
+ * 1. inbound ingestion (this file): the server runs in THIS process (its memory, CPU and
+ *    event-loop delay measured directly); load from `bench/load-generator.ts` in a child process.
+ *    Warm-up, open-loop rate steps (latency from the scheduled send time), a closed loop for the
+ *    maximum sustained rate, then a diagnostic closed loop with the job workers stopped; after
+ *    each phase the bench waits (bounded) for the worker to route the backlog;
+ * 2. outbound rate accuracy (`bench/outbound.ts`, fake Graph API in a child process);
+ * 3. webhook → CRM latency at 1,000 msg/s over 100 branches (`bench/e2e-latency.ts`);
+ * 4. memory with 100,000 customers and 1,000,000 messages (`bench/memory.ts`).
+ * Results: one markdown table on stdout, every figure in `bench/results/latest.json`; progress on
+ * stderr. BENCH_QUICK=1 shortens everything (smoke test of the bench itself);
+ * BENCH_ONLY=inbound,outbound,e2e,memory and BENCH_STORES=lowdb,postgres pick parts.
  * Profile the server: node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/run.ts, then
  * npx tsx bench/profile-summary.ts /tmp/prof/<largest>.cpuprofile (hot spots with file:line).
- * BENCH_QUICK=1 shortens every phase (smoke test of the bench itself).
  */
 import { fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -26,8 +26,11 @@ import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import type { FromGenerator, GeneratorInit, PhaseResult, PhaseSpec } from "./protocol.js";
-import { printOutbound, runOutbound, saveOutbound } from "./outbound.js";
-import { markdownTable, type BenchReport, type PhaseReport, type WorkerFigures } from "./report.js";
+import { runE2e } from "./e2e-latency.js";
+import { runMemory } from "./memory.js";
+import { runOutbound } from "./outbound.js";
+import { benchPostgres, type BenchDatabase, type BenchPostgresAvailability } from "./postgres.js";
+import { unifiedTable, type AllResults, type BenchReport, type PerStore, type PhaseReport, type WorkerFigures } from "./report.js";
 import { BENCH_BRANCHES, BENCH_ENV, ServerUnderTest, memorySample } from "./server-harness.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -50,6 +53,8 @@ const CONFIG = {
   /** Each phase's backlog gets at most this long to drain; the whole bench stays near 3 minutes. */
   drainTimeoutMs: 25_000,
   budgetMs: 175_000,
+  /** PostgreSQL routes far slower (see its README): its backlogs would not drain in any budget. */
+  budgetMsPostgres: 120_000,
 };
 
 class Generator {
@@ -93,19 +98,90 @@ class Generator {
   }
 }
 
-async function main(): Promise<void> {
-  await inbound();
-  // Outbound after inbound: the inbound server and its load generator are gone by now.
-  const outbound = await runOutbound({ quick });
-  printOutbound(outbound);
-  await saveOutbound(outbound, join(here, "results", "latest.json"));
+const SECTIONS = ["inbound", "outbound", "e2e", "memory"] as const;
+type Section = (typeof SECTIONS)[number];
+const STORES = ["lowdb", "postgres"] as const;
+
+/** `BENCH_ONLY=inbound,e2e` runs some sections; `BENCH_STORES=lowdb` one store. */
+function selection<T extends string>(value: string | undefined, all: readonly T[], name: string): T[] {
+  if (!value) return [...all];
+  const picked = value.split(",").map((v) => v.trim()).filter(Boolean);
+  const bad = picked.filter((v) => !all.includes(v as T));
+  if (bad.length) throw new Error(`${name}: unknown ${bad.join(", ")} (choose from ${all.join(", ")})`);
+  return picked as T[];
 }
 
-async function inbound(): Promise<void> {
-  const benchStart = performance.now();
-  const deadline = benchStart + CONFIG.budgetMs;
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const only = selection<Section>(process.env.BENCH_ONLY, SECTIONS, "BENCH_ONLY");
+  const stores = selection(process.env.BENCH_STORES, STORES, "BENCH_STORES");
   const loadAvgAtStart = os.loadavg().map((v) => Number(v.toFixed(2)));
-  const sut = await ServerUnderTest.start();
+  const pgFound: BenchPostgresAvailability = stores.includes("postgres") ? await benchPostgres() : { available: false, reason: "BENCH_STORES excludes postgres" };
+  const pgSkip = pgFound.available ? undefined : { skipped: pgFound.reason };
+  const pg = pgFound.available ? pgFound.server : undefined;
+  if (pg) log(`PostgreSQL: ${pg.version}, ${pg.origin}, ${pg.durability}`);
+  else log(`PostgreSQL rows skipped: ${pgFound.available ? "" : pgFound.reason}`);
+  const all: AllResults = {
+    machine: machine(loadAvgAtStart),
+    only,
+    quick,
+    postgres: pg ? { origin: pg.origin, version: pg.version, durability: pg.durability } : pgSkip!,
+    inbound: {},
+    outbound: {},
+    e2e: {},
+    totalMs: 0,
+  };
+  try {
+    // Each section on the embedded store, then on a fresh PostgreSQL database (one per scenario).
+    const both = async <T>(run: (db?: BenchDatabase) => Promise<T>): Promise<PerStore<T>> => {
+      const out: PerStore<T> = {};
+      if (stores.includes("lowdb")) out.lowdb = await run();
+      if (stores.includes("postgres")) out.postgres = pg ? await run(await pg.createDatabase()) : pgSkip;
+      return out;
+    };
+    if (only.includes("inbound")) all.inbound = await both((db) => inbound(db));
+    if (only.includes("outbound")) {
+      if (stores.includes("lowdb")) all.outbound.lowdb = await runOutbound({ quick });
+      if (stores.includes("postgres")) all.outbound.postgres = pg ? await runOutbound({ quick, target: { kind: "postgres", createDatabase: () => pg.createDatabase() } }) : pgSkip;
+    }
+    if (only.includes("e2e")) all.e2e = await both((db) => runE2e({ quick, db }));
+    if (only.includes("memory")) all.memory = await runMemory({ quick, lowdb: stores.includes("lowdb"), postgres: pg ? { server: pg } : pgSkip! });
+  } finally {
+    await pg?.stop();
+  }
+  all.machine.loadAvgAtEnd = os.loadavg().map((v) => Number(v.toFixed(2)));
+  all.totalMs = Math.round(performance.now() - t0);
+  all.table = unifiedTable(all);
+  const m = all.machine;
+  console.log(
+    `\nBranchline benchmarks — ${m.date}, ${m.cpus}× ${m.cpuModel}, ${Math.round(m.totalMemMB / 1024)} GB, Node ${m.node}, ${m.platform}; ` +
+      `load average ${m.loadAvgAtStart.join("/")} at start, ${m.loadAvgAtEnd.join("/")} at end; ${pg ? `${pg.version} (${pg.durability})` : `PostgreSQL skipped`}${quick ? "; QUICK (smoke run)" : ""}\n`,
+  );
+  console.log(all.table);
+  console.log(`\nTotal ${(all.totalMs / 1000).toFixed(0)} s. Every figure: bench/results/latest.json.`);
+  await mkdir(join(here, "results"), { recursive: true });
+  await writeFile(join(here, "results", "latest.json"), JSON.stringify(all, null, 2) + "\n");
+}
+
+function machine(loadAvgAtStart: number[]): BenchReport["machine"] {
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? "unknown",
+    totalMemMB: Math.round(os.totalmem() / 1024 / 1024),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    date: new Date().toISOString(),
+    loadAvgAtStart,
+    loadAvgAtEnd: loadAvgAtStart,
+  };
+}
+
+/** The inbound benchmark on the embedded store, or on PostgreSQL when `db` is given (dropped at the end). */
+async function inbound(db?: BenchDatabase): Promise<BenchReport> {
+  const benchStart = performance.now();
+  const deadline = benchStart + (db ? CONFIG.budgetMsPostgres : CONFIG.budgetMs);
+  const loadAvgAtStart = os.loadavg().map((v) => Number(v.toFixed(2)));
+  const sut = await ServerUnderTest.start(db);
   await new Promise((r) => setTimeout(r, 200));
   const before = memorySample();
   const gen = new Generator({
@@ -125,7 +201,7 @@ async function inbound(): Promise<void> {
   const phases: PhaseReport[] = [];
   try {
     await gen.ready();
-    log(`server ${sut.url}, data ${sut.dataDir}; load average ${loadAvgAtStart.join(" ")}; warming up`);
+    log(`inbound on ${sut.storeKind}: server ${sut.url}${db ? `, database ${db.name}` : `, data ${sut.dataDir}`}; load average ${loadAvgAtStart.join(" ")}; warming up`);
     await runPhase(sut, gen, { kind: "open", label: "warmup", rate: CONFIG.warmup.rate, durationMs: CONFIG.warmup.ms }, deadline);
 
     for (const rate of CONFIG.rates) {
@@ -142,16 +218,7 @@ async function inbound(): Promise<void> {
     const headline = phases.find((p) => p.load.kind === "open" && p.load.offered === CONFIG.headlineRate)!.load;
     const closed = phases.find((p) => p.load.kind === "closed" && !p.workersPaused)!.load;
     const report: BenchReport = {
-      machine: {
-        cpus: os.cpus().length,
-        cpuModel: os.cpus()[0]?.model ?? "unknown",
-        totalMemMB: Math.round(os.totalmem() / 1024 / 1024),
-        node: process.version,
-        platform: `${os.platform()} ${os.release()}`,
-        date: new Date().toISOString(),
-        loadAvgAtStart,
-        loadAvgAtEnd: os.loadavg().map((v) => Number(v.toFixed(2))),
-      },
+      machine: { ...machine(loadAvgAtStart), loadAvgAtEnd: os.loadavg().map((v) => Number(v.toFixed(2))) },
       config: { ...CONFIG, quick, branches: BENCH_BRANCHES.length, batchMix: "40% 1, 30% 2-10, 20% 11-30, 10% 31-50 messages" },
       memory: { before, after, peak: sut.peak },
       phases,
@@ -165,16 +232,12 @@ async function inbound(): Promise<void> {
       finalQueues: await sut.queues(),
       totalMs: Math.round(performance.now() - benchStart),
     };
-    const m = report.machine;
-    console.log(`\nBranchline inbound benchmark — ${m.date}, ${m.cpus}× ${m.cpuModel}, Node ${m.node}, ${m.platform}, load avg ${m.loadAvgAtStart.join("/")}${quick ? " (QUICK)" : ""}\n`);
-    console.log(markdownTable(report));
     const t = report.targets;
-    console.log(
-      `\nHeadline @ ${CONFIG.headlineRate} msg/s: p50 ${report.headline.p50Ms} ms, p99 ${report.headline.p99Ms} ms — target p99 < ${t.p99At1000.targetMs} ms: ${t.p99At1000.pass ? "PASS" : "FAIL"}. ` +
-        `Max sustained: ${t.sustained.actual} msg/s — target ≥ ${t.sustained.target}: ${t.sustained.pass ? "PASS" : "FAIL"}. Total ${(report.totalMs / 1000).toFixed(0)} s.`,
+    log(
+      `inbound on ${sut.storeKind}: headline @ ${CONFIG.headlineRate} msg/s p50 ${report.headline.p50Ms} ms, p99 ${report.headline.p99Ms} ms (target < ${t.p99At1000.targetMs}: ${t.p99At1000.pass ? "PASS" : "FAIL"}); ` +
+        `max sustained ${t.sustained.actual} msg/s (target ≥ ${t.sustained.target}: ${t.sustained.pass ? "PASS" : "FAIL"}); ${(report.totalMs / 1000).toFixed(0)} s`,
     );
-    await mkdir(join(here, "results"), { recursive: true });
-    await writeFile(join(here, "results", "latest.json"), JSON.stringify(report, null, 2) + "\n");
+    return report;
   } finally {
     gen.stop();
     await sut.close();
@@ -218,8 +281,11 @@ async function runPhase(sut: ServerUnderTest, gen: Generator, phase: PhaseSpec, 
     `${phase.label}: ${load.ackedMsgsPerSec} msg/s acked, p50 ${l.p50} p99 ${l.p99} max ${l.max} ms, errors ${load.errors} ${JSON.stringify(load.errorsByKind)}; ` +
       (worker ? `worker ${worker.routedDuringLoadPerSec} msg/s during load, backlog ${worker.backlogAtStop.inbound} jobs, drained in ${worker.inboundDrainMs ?? "—"} ms; ` : "workers paused; ") +
       `server CPU ${server.cpuPct}%, other CPU ${otherCpuPct}%, event loop p99 ${server.eventLoopP99Ms} max ${server.eventLoopMaxMs} ms, ` +
-      `${server.store.groupCommits} group commits (p50 ${server.store.appendMs.p50}, p99 ${server.store.appendMs.p99} ms, ${server.store.opsPerCommitMean} rows each), ` +
-      `${server.store.compactions} compactions (max ${server.store.compactionMsMax} ms), data ${server.dataDirMB} MB`,
+      (server.pg
+        ? `PostgreSQL ${server.pg.commits} commits, ${server.pg.rollbacks} rollbacks, `
+        : `${server.store.groupCommits} group commits (p50 ${server.store.appendMs.p50}, p99 ${server.store.appendMs.p99} ms, ${server.store.opsPerCommitMean} rows each), ` +
+          `${server.store.compactions} compactions (max ${server.store.compactionMsMax} ms), `) +
+      `data ${server.dataDirMB} MB`,
   );
   return report;
 }

@@ -3,6 +3,7 @@ import os, { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from "node:perf_hooks";
 import { startServer, type RunningServer } from "../backend/src/server.js";
+import type { BenchDatabase } from "./postgres.js";
 import { round } from "./stats.js";
 import { installStoreProbe, storeWindow, type StoreWindow } from "./store-probe.js";
 
@@ -51,11 +52,13 @@ export interface ServerWindow {
   hostBusyPct: number;
   wallMs: number;
   store: StoreWindow;
-  /** Size of the data directory (journal + snapshot) at the end of the window. */
+  /** Size of the data directory (journal + snapshot), or of the PostgreSQL database, at the end of the window. */
   dataDirMB: number;
   eventLoopP99Ms: number;
   eventLoopMaxMs: number;
   memory: MemorySample;
+  /** PostgreSQL only: transactions committed and rolled back in the window (pg_stat_database; rollbacks are mostly serialization conflicts run again). */
+  pg?: { commits: number; rollbacks: number };
 }
 
 const MB = 1024 * 1024;
@@ -78,16 +81,18 @@ export class ServerUnderTest {
   private constructor(
     readonly server: RunningServer,
     readonly dataDir: string,
+    private readonly db?: BenchDatabase,
   ) {
     this.loopDelay.enable();
     this.peakTimer = setInterval(() => this.samplePeak(), 250);
     this.peakTimer.unref();
   }
 
-  static async start(): Promise<ServerUnderTest> {
+  /** On the embedded store, or on PostgreSQL when `db` (a fresh database, dropped by close) is given. */
+  static async start(db?: BenchDatabase): Promise<ServerUnderTest> {
     installStoreProbe();
     const dataDir = await mkdtemp(join(tmpdir(), "branchline-bench-"));
-    const server = await startServer({ ...BENCH_ENV, DATA_DIR: dataDir });
+    const server = await startServer({ ...BENCH_ENV, DATA_DIR: dataDir, DATABASE_URL: db?.url });
     for (const branch of BENCH_BRANCHES) {
       const res = await fetch(`${server.url}/admin/api/branches`, {
         method: "POST",
@@ -104,7 +109,11 @@ export class ServerUnderTest {
       body: JSON.stringify({ menuEnabled: false }),
     });
     if (settings.status !== 200) throw new Error(`routing settings: HTTP ${settings.status}`);
-    return new ServerUnderTest(server, dataDir);
+    return new ServerUnderTest(server, dataDir, db);
+  }
+
+  get storeKind(): "lowdb" | "postgres" {
+    return this.server.store.kind;
   }
 
   get url(): string {
@@ -118,7 +127,10 @@ export class ServerUnderTest {
     const t0 = performance.now();
     const store = storeWindow();
     this.loopDelay.reset();
+    const pg0 = this.db?.stats().catch(() => undefined);
     return async () => {
+      const pgStart = await pg0;
+      const pgEnd = await this.db?.stats().catch(() => undefined);
       const used = process.cpuUsage(cpu);
       const ms = performance.now() - t0;
       return {
@@ -130,6 +142,7 @@ export class ServerUnderTest {
         eventLoopP99Ms: round(this.loopDelay.percentile(99) / 1e6),
         eventLoopMaxMs: round(this.loopDelay.max / 1e6),
         memory: memorySample(),
+        pg: pgStart && pgEnd ? { commits: pgEnd.commits - pgStart.commits, rollbacks: pgEnd.rollbacks - pgStart.rollbacks } : undefined,
       };
     };
   }
@@ -178,6 +191,7 @@ export class ServerUnderTest {
   }
 
   async dataDirMB(): Promise<number> {
+    if (this.db) return this.db.sizeMB();
     let bytes = 0;
     for (const name of await readdir(this.dataDir)) bytes += (await stat(join(this.dataDir, name))).size;
     return round(bytes / MB, 1);
@@ -193,6 +207,7 @@ export class ServerUnderTest {
     this.loopDelay.disable();
     await this.server.close();
     await rm(this.dataDir, { recursive: true, force: true });
+    await this.db?.drop();
   }
 
   private samplePeak(): void {
