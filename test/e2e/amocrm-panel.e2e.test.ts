@@ -166,7 +166,7 @@ describe.skipIf(!hasChromium)("amoCRM lead card panel in a real browser, against
 
     // The manager edits a parameter: the preview follows.
     await page.locator('[data-testid="template-param"][data-key="1"]').fill("Иван Петрович");
-    expect(await page.getByTestId("template-preview").textContent()).toBe(`Здравствуйте, Иван Петрович! Ваш заказ ${leadId} готов.`);
+    await expect.poll(() => page.getByTestId("template-preview").textContent()).toBe(`Здравствуйте, Иван Петрович! Ваш заказ ${leadId} готов.`);
 
     await page.getByTestId("send-button").click();
     const result = page.getByTestId("send-result");

@@ -145,7 +145,7 @@ describe.skipIf(!hasChromium)("Bitrix24 installer and card tab in a real browser
     expect(await f.locator('[data-testid="template-param"][data-key="2"]').inputValue()).toBe(String(leadId));
     expect(await f.getByTestId("template-preview").textContent()).toBe(`Hello Ivan, your order ${leadId} is ready.`);
     await f.locator('[data-testid="template-param"][data-key="1"]').fill("Ivan Petrovich");
-    expect(await f.getByTestId("template-preview").textContent()).toBe(`Hello Ivan Petrovich, your order ${leadId} is ready.`);
+    await expect.poll(() => f.getByTestId("template-preview").textContent()).toBe(`Hello Ivan Petrovich, your order ${leadId} is ready.`);
 
     await f.getByTestId("send-button").click();
     await expect.poll(() => f.getByTestId("send-result").count(), { timeout: 15_000 }).toBe(1);

@@ -84,7 +84,8 @@ describe.skipIf(!hasChromium)("console: campaigns, call trigger and flow runs in
     await page.getByTestId("campaign-branches").locator('input[data-code="ARTPLAY"]').check();
     const csv = ["phone;1", "+7 916 000-01-01;Анна", "+79160000102;Борис", "+79160000103;Вера", "not-a-phone;Х", "8 (916) 000-01-01;Анна снова"].join("\r\n");
     await page.getByTestId("campaign-csv-file").setInputFiles({ name: "spring.csv", mimeType: "text/csv", buffer: Buffer.from(`\uFEFF${csv}`, "utf8") });
-    expect(await page.getByTestId("campaign-csv").inputValue()).toBe(csv.replaceAll("\r\n", "\n")); // a textarea keeps LF
+    // The file is read asynchronously (FileReader): wait for the textarea to show it; a textarea keeps LF.
+    await expect.poll(() => page.getByTestId("campaign-csv").inputValue()).toBe(csv.replaceAll("\r\n", "\n"));
 
     // Start waits for a preview of exactly this form.
     expect(await page.getByTestId("campaign-start").isDisabled()).toBe(true);

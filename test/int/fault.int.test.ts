@@ -43,7 +43,7 @@ async function world(kind: "lowdb" | "postgres") {
     cleanups.push(() => db.drop());
     extra.DATABASE_URL = db.url;
   }
-  const env = productionEnv(dir, { ...extra, ADMIN_TOKEN, SECRET_KEY, WHATSAPP_GRAPH_URL: graph.url, WHATSAPP_MPS: String(MPS), SEND_RECONCILE_SECONDS: "2", LOG_LEVEL: "warn" });
+  const env = productionEnv(dir, { ...extra, ADMIN_TOKEN, SECRET_KEY, WHATSAPP_GRAPH_URL: graph.url, WHATSAPP_MPS: String(MPS), SEND_RECONCILE_SECONDS: "8", LOG_LEVEL: "warn" });
   let current: Instance | undefined;
   const start = async () => {
     current = await launchInstance(kind, env);

@@ -51,7 +51,7 @@ if (!found.available) {
             SECRET_KEY,
             WHATSAPP_GRAPH_URL: graph.url,
             WHATSAPP_MPS: String(MPS),
-            SEND_RECONCILE_SECONDS: "2",
+            SEND_RECONCILE_SECONDS: "8",
             LOG_LEVEL: "info",
           });
           const instance = await launchInstance(name, env);
