@@ -1,16 +1,15 @@
-import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { AppError, badRequest, notFound, unauthorized } from "../../errors.js";
 import type { OutboundContent } from "../../channels/whatsapp/graph-payload.js";
 import { normalizeCrmPhone, waIdCandidates } from "../../domain/phone.js";
 import { templateRecordId } from "../../domain/templates.js";
-import type { CrmConnection, Customer, Job, MessageRecord, TemplateRecord } from "../../domain/types.js";
+import type { CrmConnection, Customer, Job, TemplateRecord } from "../../domain/types.js";
 import { dialogIdOfConversation } from "../../crm/amocrm/amojo-mapping.js";
 import { verifyAmojoHookSignature } from "../../crm/amocrm/amojo-signature.js";
 import type { AmoKit } from "../../crm/amocrm/amocrm.kit.js";
 import { ensureDialog } from "../../inbound/bindings.js";
 import { customerByPhone } from "../../inbound/customers.js";
-import { enqueueDelivery } from "../../inbound/deliveries.js";
+import { recordRefusedReply } from "../refused-reply.js";
 import { queueOutbound } from "../../outbound/outbox.js";
 import { prepareTemplate } from "../../outbound/template-send.js";
 import type { Store, Tx } from "../../store/store.port.js";
@@ -113,24 +112,16 @@ async function queueReply(deps: ChatHookDeps, connection: CrmConnection & { bran
       const customer = await customerOf(tx, hook, branchId, now);
       const dialog = await ensureDialog(tx, branchId, customer.id, now);
       await rememberChat(tx, dialog.id, hook, now);
-      const failed: MessageRecord = {
-        id: `out_${randomUUID()}`,
-        direction: "out",
-        dialogId: dialog.id,
+      await recordRefusedReply(tx, {
         branchId,
+        dialogId: dialog.id,
         customerId: customer.id,
         kind: hook.message.template ? "template" : hook.message.type,
         text: hook.message.text,
-        status: "failed",
         error: { code: err.code, message: err.message },
-        origin: "reply",
         crmRefs: { amoMsgId: hook.message.id },
-        sentAt: now,
-        createdAt: now,
-        updatedAt: now,
-      };
-      await tx.put("messages", failed);
-      await enqueueDelivery(tx, { type: "status", branchId, dialogId: dialog.id, messageId: failed.id, status: "failed", at: now }, now);
+        now,
+      });
       return true;
     });
     if (!recorded) return "repeat";

@@ -1,13 +1,12 @@
-import { randomUUID } from "node:crypto";
 import { AppError } from "../../errors.js";
 import type { OutboundContent } from "../../channels/whatsapp/graph-payload.js";
-import type { CrmConnection, Customer, Job, MessageRecord } from "../../domain/types.js";
+import type { CrmConnection, Customer, Job } from "../../domain/types.js";
 import { applicationTokenMatches, operatorMessages, parseB24Event, type B24Event, type OperatorMessage } from "../../crm/bitrix24/bitrix24-events.js";
 import type { B24Kit } from "../../crm/bitrix24/bitrix24.kit.js";
 import { chatKeyOf, operatorContents } from "../../crm/bitrix24/imconnector-mapping.js";
 import { dialogIdOf, ensureDialog } from "../../inbound/bindings.js";
 import { customerByPhone } from "../../inbound/customers.js";
-import { enqueueDelivery } from "../../inbound/deliveries.js";
+import { recordRefusedReply } from "../refused-reply.js";
 import type { Logger } from "../../ops/logger.js";
 import { queueOutbound } from "../../outbound/outbox.js";
 import type { Store, Tx } from "../../store/store.port.js";
@@ -130,24 +129,16 @@ async function queueReply(deps: B24EventDeps, connection: CrmConnection & { bran
       const dialog = await ensureDialog(tx, branchId, customer.id, now);
       await rememberChat(tx, dialog.id, m, now);
       const first: OutboundContent | undefined = contents[0];
-      const failed: MessageRecord = {
-        id: `out_${randomUUID()}`,
-        direction: "out",
-        dialogId: dialog.id,
+      await recordRefusedReply(tx, {
         branchId,
+        dialogId: dialog.id,
         customerId: customer.id,
         kind: first?.kind === "media" ? first.mediaType : "text",
         text: first?.kind === "text" ? first.text : first?.kind === "media" ? first.caption : undefined,
-        status: "failed",
         error: { code: err.code, message: err.message },
-        origin: "reply",
         crmRefs,
-        sentAt: now,
-        createdAt: now,
-        updatedAt: now,
-      };
-      await tx.put("messages", failed);
-      await enqueueDelivery(tx, { type: "status", branchId, dialogId: dialog.id, messageId: failed.id, status: "failed", at: now }, now);
+        now,
+      });
       return true;
     });
     if (!recorded) return "repeat";
