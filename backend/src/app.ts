@@ -24,7 +24,7 @@ import { EventBus } from "./events/event-bus.js";
 import { adminRouter } from "./http/admin.router.js";
 import { amocrmRouter } from "./http/amocrm.router.js";
 import { branchApiRouter } from "./http/branch-api.router.js";
-import { consoleRouter } from "./http/console.router.js"; // console wiring (helper)
+import { consoleRouter } from "./http/console.router.js";
 import { errorMiddleware } from "./http/error.middleware.js";
 import { inboxRouter } from "./http/inbox.router.js";
 import { mediaRouter, signMediaUrl } from "./http/media.router.js";
@@ -57,7 +57,7 @@ import { parseTemplateRef } from "./alerts/alert-settings.js";
 import type { WorkEffects } from "./flows/effects.js";
 import { FlowRunner } from "./flows/flow.runner.js";
 import { flowsRouter } from "./http/flows.router.js";
-// ── call trigger and campaigns (helper) ──
+// ── call trigger and campaigns ──
 import { CampaignService } from "./campaigns/campaign.service.js";
 import { campaignHandler } from "./campaigns/campaign.worker.js";
 import { campaignBatchSize } from "./domain/campaign-rules.js";
@@ -192,7 +192,7 @@ export function createApp(deps: AppDeps): App {
     ...(config.CHANGE_BRANCH_PHRASES ? { changeBranchPhrases: splitList(config.CHANGE_BRANCH_PHRASES) } : {}),
   };
 
-  // ── call trigger and campaigns (helper): the campaign worker is a job handler; routers mounted below ──
+  // ── call trigger and campaigns: the campaign worker is a job handler; routers mounted below ──
   const campaignJobs = campaignHandler({ store, now, logger, batchSize: campaignBatchSize(config.WHATSAPP_MPS), onQueued: (job) => queued(job) });
   const campaigns = new CampaignService({ store, now, messagingLimit: config.WHATSAPP_MESSAGING_LIMIT === "unlimited" ? null : config.WHATSAPP_MESSAGING_LIMIT, wake: () => runner.wake() });
 
@@ -208,6 +208,9 @@ export function createApp(deps: AppDeps): App {
   };
   const alerts = new AlertService({ store, logger, now, publicUrl: config.PUBLIC_URL, defaults: alertDefaults, afterCommit: afterWork });
   const flows = new FlowRunner({ store, logger, now, http: deps.http, afterCommit: afterWork, handover: async (tx, req, at) => (await alerts.handover(tx, req, at)).fx });
+
+  // One finder (and one cache of CRM answers) for the routing worker and the console's tester.
+  const findCrmOwners = crmOwnersFinder({ store, registry, logger, now, bindingTtlMs: routingDefaults.bindingTtlMs });
 
   const runner: JobRunner = new JobRunner({
     store,
@@ -225,7 +228,7 @@ export function createApp(deps: AppDeps): App {
           optOut: config.OPT_OUT_WORDS ? splitList(config.OPT_OUT_WORDS) : DEFAULT_OPT_OUT_WORDS,
           optIn: config.OPT_IN_WORDS ? splitList(config.OPT_IN_WORDS) : DEFAULT_OPT_IN_WORDS,
         },
-        findCrmOwners: crmOwnersFinder({ store, registry, logger, now, bindingTtlMs: routingDefaults.bindingTtlMs }),
+        findCrmOwners,
         afterCommit: (effects) => afterInbound(effects),
         flows, // flows (issue 6)
       }),
@@ -235,7 +238,7 @@ export function createApp(deps: AppDeps): App {
       salesbotHandler({ kit: amoKit, store, now, logger, onQueued: (job) => queued(job) }),
       robotHandler({ kit: b24Kit, store, now, logger, onQueued: (job) => queued(job) }), // Bitrix24 robot (issue 5)
       robotSyncHandler({ kit: b24Kit, store }), // Bitrix24 robot's template list (issue 5)
-      campaignJobs, // call trigger and campaigns (helper)
+      campaignJobs, // call trigger and campaigns
       flows.handler(), // flows (issue 6)
       alerts.handler(), // operator alerts (issue 6)
     ],
@@ -340,7 +343,7 @@ export function createApp(deps: AppDeps): App {
       wake: () => runner.wake(),
     }),
   );
-  // call trigger and campaigns (helper): the campaign router parses its own (larger) bodies, so it goes before the 1 MB parser
+  // call trigger and campaigns: the campaign router parses its own (larger) bodies, so it goes before the 1 MB parser
   app.use(campaignsRouter({ campaigns, adminToken: deps.adminToken }));
   app.use(express.json({ limit: "1mb" }));
   app.use(callsRouter({ store, now, onQueued: (job) => queued(job) }));
@@ -356,8 +359,8 @@ export function createApp(deps: AppDeps): App {
       syncTemplates: refreshTemplates,
     }),
   );
-  // console wiring (helper)
-  app.use(consoleRouter({ store, adminToken: deps.adminToken, routingDefaults, now, findCrmOwners: crmOwnersFinder({ store, registry, logger, now, bindingTtlMs: routingDefaults.bindingTtlMs }) }));
+ 
+  app.use(consoleRouter({ store, adminToken: deps.adminToken, routingDefaults, now, findCrmOwners }));
   app.use(branchApiRouter({ store, now, onQueued: queued }));
   app.use(flowsRouter({ store, adminToken: deps.adminToken, now, flows, alerts, alertDefaults, npsPeriodDays: config.NPS_PERIOD_DAYS, afterCommit: afterWork })); // flows and operator alerts (issue 6)
   app.use(inboxRouter({ store, bus, now, onQueued: queued, mediaUrl: (id) => mediaUrl("", id), markRead: graph ? (wamid) => graph.markRead(wamid) : undefined }));
