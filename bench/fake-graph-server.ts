@@ -1,6 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { performance } from "node:perf_hooks";
+import { json, readBody, serveBenchChild } from "./child-server.js";
 
 /**
  * A stand-in for the Cloud API's `POST /v25.0/{phone_number_id}/messages`, run as a CHILD process
@@ -16,68 +14,36 @@ import { performance } from "node:perf_hooks";
  * On start it sends `{ type: "ready", port }` over IPC; `{ type: "exit" }` stops it.
  */
 
-const clock = () => performance.timeOrigin + performance.now();
-
 let at: number[] = [];
 let ids: string[] = [];
 let tos: string[] = [];
 let wamidSeq = 0;
 const SEND_PATH = /^\/v\d+\.\d+\/[^/]+\/messages$/;
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-  res.end(text);
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-const server = createServer(async (req, res) => {
-  const arrived = clock();
-  const url = req.url ?? "";
-  try {
-    if (req.method === "POST" && SEND_PATH.test(url)) {
-      const body = JSON.parse((await readBody(req)) || "{}") as { to?: unknown; biz_opaque_callback_data?: unknown };
-      const to = String(body.to ?? "");
-      at.push(arrived);
-      ids.push(typeof body.biz_opaque_callback_data === "string" ? body.biz_opaque_callback_data : "");
-      tos.push(to);
-      json(res, 200, { messaging_product: "whatsapp", contacts: [{ input: to, wa_id: to.replace("+", "") }], messages: [{ id: `wamid.BENCH${++wamidSeq}` }] });
-      return;
+serveBenchChild(
+  async (req, res, url, arrived) => {
+    try {
+      if (req.method === "POST" && SEND_PATH.test(url)) {
+        const body = JSON.parse((await readBody(req)) || "{}") as { to?: unknown; biz_opaque_callback_data?: unknown };
+        const to = String(body.to ?? "");
+        at.push(arrived);
+        ids.push(typeof body.biz_opaque_callback_data === "string" ? body.biz_opaque_callback_data : "");
+        tos.push(to);
+        json(res, 200, { messaging_product: "whatsapp", contacts: [{ input: to, wa_id: to.replace("+", "") }], messages: [{ id: `wamid.BENCH${++wamidSeq}` }] });
+        return;
+      }
+      if (req.method === "GET" && url === "/__bench/records") return json(res, 200, { at, id: ids, to: tos });
+      if (req.method === "POST" && url === "/__bench/reset") {
+        await readBody(req);
+        at = [];
+        ids = [];
+        tos = [];
+        return json(res, 200, { ok: true });
+      }
+      json(res, 404, { error: { message: `Unknown path ${req.method} ${url}`, type: "GraphMethodException", code: 100 } });
+    } catch (err) {
+      json(res, 400, { error: { message: `(#100) ${String(err)}`, type: "OAuthException", code: 100 } });
     }
-    if (req.method === "GET" && url === "/__bench/now") return json(res, 200, { now: clock() });
-    if (req.method === "GET" && url === "/__bench/records") return json(res, 200, { at, id: ids, to: tos });
-    if (req.method === "POST" && url === "/__bench/reset") {
-      await readBody(req);
-      at = [];
-      ids = [];
-      tos = [];
-      return json(res, 200, { ok: true });
-    }
-    json(res, 404, { error: { message: `Unknown path ${req.method} ${url}`, type: "GraphMethodException", code: 100 } });
-  } catch (err) {
-    json(res, 400, { error: { message: `(#100) ${String(err)}`, type: "OAuthException", code: 100 } });
-  }
-});
-// Longer than the client's idle-socket timeout: the client, not the server, closes idle keep-alive
-// sockets, so a reused socket is never reset under a request (that would be an unknown outcome).
-server.keepAliveTimeout = 60_000;
-server.headersTimeout = 65_000;
-
-server.listen(0, "127.0.0.1", () => {
-  const { port } = server.address() as AddressInfo;
-  if (process.send) process.send({ type: "ready", port });
-  else console.log(`fake Graph on http://127.0.0.1:${port}/v25.0`);
-});
-
-process.on("message", (msg: { type?: string }) => {
-  if (msg?.type === "exit") {
-    server.closeAllConnections();
-    server.close(() => process.exit(0));
-  }
-});
-process.on("disconnect", () => process.exit(0));
+  },
+  (port) => `fake Graph on http://127.0.0.1:${port}/v25.0`,
+);

@@ -1,12 +1,10 @@
-import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, existsSync, readdirSync, rmSync } from "node:fs";
-import { chown, mkdtemp, readFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { promisify } from "node:util";
-import pg from "pg";
+import { adminQuery, postgresBinDir, startCluster } from "../test/builders/postgres.js";
+
+export { adminQuery };
 
 /**
  * The PostgreSQL server the benchmarks run on, found once per bench process:
@@ -40,7 +38,6 @@ export interface BenchPostgres {
 
 export type BenchPostgresAvailability = { available: true; server: BenchPostgres } | { available: false; reason: string };
 
-const run = promisify(execFile);
 let found: Promise<BenchPostgresAvailability> | undefined;
 
 export function benchPostgres(): Promise<BenchPostgresAvailability> {
@@ -58,7 +55,7 @@ async function locate(): Promise<BenchPostgresAvailability> {
       return { available: false, reason: `the server at ${process.env.BENCH_DATABASE_URL ? "BENCH_DATABASE_URL" : "TEST_DATABASE_URL"} cannot be used: ${(err as Error).message}` };
     }
   }
-  const bin = binDir();
+  const bin = postgresBinDir();
   if (!bin) return { available: false, reason: "no BENCH_DATABASE_URL and no PostgreSQL binaries (/usr/lib/postgresql/*/bin, pg_ctl on PATH)" };
   try {
     return { available: true, server: await throwawayCluster(bin) };
@@ -69,81 +66,22 @@ async function locate(): Promise<BenchPostgresAvailability> {
 
 /** The `psql` client (the memory benchmark bulk-loads with COPY through it), if installed. */
 export function psqlPath(): string | undefined {
-  const bin = binDir();
+  const bin = postgresBinDir();
   if (bin && existsSync(join(bin, "psql"))) return join(bin, "psql");
   for (const dir of (process.env.PATH ?? "").split(delimiter)) if (dir && existsSync(join(dir, "psql"))) return join(dir, "psql");
   return undefined;
 }
 
-function binDir(): string | undefined {
-  const root = "/usr/lib/postgresql";
-  if (existsSync(root)) {
-    const versions = readdirSync(root)
-      .filter((v) => existsSync(join(root, v, "bin", "pg_ctl")))
-      .sort((a, b) => Number(b) - Number(a));
-    if (versions[0]) return join(root, versions[0], "bin");
-  }
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    if (dir && existsSync(join(dir, "pg_ctl")) && existsSync(join(dir, "initdb"))) return dir;
-  }
-  return undefined;
-}
-
 async function throwawayCluster(bin: string): Promise<BenchPostgres> {
-  const asRoot = process.getuid?.() === 0;
-  let owner: { uid: number; gid: number } | undefined;
-  if (asRoot) {
-    try {
-      owner = { uid: Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" })), gid: Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" })) };
-    } catch {
-      throw new Error("running as root and there is no `postgres` user to run the server as");
-    }
-  }
-  // PostgreSQL refuses to run as root.
-  const tool = (name: string, args: string[]) => (asRoot ? run("runuser", ["-u", "postgres", "--", join(bin, name), ...args]) : run(join(bin, name), args));
-  const dir = await mkdtemp(join(tmpdir(), "branchline-bench-pg-"));
-  if (owner) await chown(dir, owner.uid, owner.gid);
-  const data = join(dir, "data");
-  const log = join(dir, "server.log");
-  const remove = () => rmSync(dir, { recursive: true, force: true });
-  const port = await freePort();
-  try {
-    await tool("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"]);
-    // Durable defaults kept (fsync, synchronous_commit, full_page_writes). wal_level=minimal (no
-    // replication on a one-node bench server) lets the memory benchmark's bulk COPY skip the WAL.
-    const opts = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c max_connections=100 -c wal_level=minimal -c max_wal_senders=0 -c log_lock_waits=on`;
-    try {
-      await tool("pg_ctl", ["-D", data, "-l", log, "-w", "-t", "60", "-o", opts, "start"]);
-    } catch (err) {
-      const tail = await readFile(log, "utf8").catch(() => "");
-      throw new Error(`${(err as Error).message}\n${tail.slice(-2000)}`);
-    }
-  } catch (err) {
-    remove();
-    throw err;
-  }
-  let stopped = false;
-  const stopNow = () => {
-    if (stopped) return;
-    stopped = true;
+  // Durable defaults kept (fsync, synchronous_commit, full_page_writes). wal_level=minimal (no
+  // replication on a one-node bench server) lets the memory benchmark's bulk COPY skip the WAL.
+  const cluster = await startCluster(bin, {
+    prefix: "branchline-bench-pg-",
+    settings: { max_connections: 100, wal_level: "minimal", max_wal_senders: 0, log_lock_waits: "on" },
     // The server log (lock waits, deadlocks) outlives the cluster, for a look after the run.
-    try {
-      copyFileSync(log, join(tmpdir(), "branchline-bench-pg-last.log"));
-    } catch {
-      // no log
-    }
-    try {
-      const args = [join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"];
-      if (asRoot) execFileSync("runuser", ["-u", "postgres", "--", ...args], { stdio: "ignore" });
-      else execFileSync(args[0]!, args.slice(1), { stdio: "ignore" });
-    } catch {
-      // already gone
-    }
-    remove();
-  };
-  // A bench that dies without its finally blocks still stops its cluster.
-  process.once("exit", stopNow);
-  return serverAt(`postgres://postgres@127.0.0.1:${port}/postgres`, `throwaway cluster (${bin}, durable defaults)`, async () => stopNow());
+    keepLogAs: join(tmpdir(), "branchline-bench-pg-last.log"),
+  });
+  return serverAt(cluster.adminUrl, `throwaway cluster (${bin}, durable defaults)`, async () => cluster.stop());
 }
 
 async function serverAt(adminUrl: string, origin: string, stop: () => Promise<void>): Promise<BenchPostgres> {
@@ -179,26 +117,4 @@ async function serverAt(adminUrl: string, origin: string, stop: () => Promise<vo
     },
     stop,
   };
-}
-
-export async function adminQuery<R extends pg.QueryResultRow>(url: string, sql: string, values?: unknown[]): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
-  client.on("error", () => undefined);
-  await client.connect();
-  try {
-    return (await client.query<R>(sql, values)).rows;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }

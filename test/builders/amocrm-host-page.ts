@@ -259,11 +259,4 @@ export async function startAmoHostPage(opts: AmoHostPageOptions): Promise<AmoHos
   };
 }
 
-/** A port that was free a moment ago: lets a test tell the backend the page's origin before the page exists. */
-export async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", () => r()));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((r) => probe.close(() => r()));
-  return port;
-}
+export { freePort } from "./http.js";

@@ -1,9 +1,9 @@
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
-import { createServer } from "node:net";
 import type { AddressInfo, Socket } from "node:net";
 import { expect } from "vitest";
 import { maxInWindow } from "./fake-graph.js";
+import { freePort } from "./http.js";
 import { postWebhook, waitFor } from "./harness.js";
 import { textWebhook } from "./meta-payloads.js";
 
@@ -12,16 +12,7 @@ import { textWebhook } from "./meta-payloads.js";
  * a fake Graph API in a process of its own, and a branch's webhook receiver that can misbehave.
  */
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** A child killed by a signal has `signalCode` set and `exitCode` null. */
 export const exited = (child: ChildProcess) =>

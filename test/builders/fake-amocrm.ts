@@ -10,6 +10,10 @@ import type { AddressInfo } from "node:net";
  * Written independently of backend/src/crm/amocrm so a shared mistake cannot hide.
  */
 
+/** An integration and its chat channel for the connector and panel tests: the fake and the backend are given the same. */
+export const TEST_CLIENT = { clientId: "0b0832f6-d123-4123-9123-e73f236833c1", clientSecret: "integration-secret-of-the-network" };
+export const TEST_CHANNEL = { channelId: "344a5002-f8ca-454d-af3d-396180102ac7", channelSecret: "f2d7f8704eff95087ed45b23ba99c0b5aac8278e", botId: "bot-7d1f" };
+
 export interface FakeAmoOptions {
   clientId: string;
   clientSecret: string;
@@ -55,6 +59,8 @@ export interface FakeAccount {
 export interface FakeAmo {
   /** Base URL of the fake amojo host. */
   amojoUrl: string;
+  /** The backend's settings for this fake: the integration, its redirect URI and the amojo channel (AMOCRM_*, AMOJO_*). */
+  env: Record<string, string>;
   addAccount(a: { id: number; subdomain: string; amojoId?: string }): Promise<FakeAccount>;
   account(id: number): FakeAccount;
   /** amojo side, by amojo account id. */
@@ -650,8 +656,19 @@ export async function startFakeAmo(opts: FakeAmoOptions): Promise<FakeAmo> {
     return acc;
   }
 
+  const amojoUrl = `http://127.0.0.1:${amojoPort}`;
   return {
-    amojoUrl: `http://127.0.0.1:${amojoPort}`,
+    amojoUrl,
+    env: {
+      AMOCRM_CLIENT_ID: opts.clientId,
+      AMOCRM_CLIENT_SECRET: opts.clientSecret,
+      AMOCRM_REDIRECT_URI: opts.redirectUri,
+      AMOCRM_SCHEME: "http",
+      AMOJO_URL: amojoUrl,
+      AMOJO_CHANNEL_ID: opts.channelId,
+      AMOJO_CHANNEL_SECRET: opts.channelSecret,
+      AMOJO_BOT_ID: botId,
+    },
     addAccount,
     account(id) {
       const acc = accounts.get(id);
@@ -827,14 +844,4 @@ export function chatHookBody(o: ChatHookOptions): string {
   return o.encoding === "plain" ? JSON.stringify(hook) : phpJson(hook);
 }
 
-/** The largest number of requests in any window of `windowMs` (arrival times). */
-export function maxInWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let max = 0;
-  let start = 0;
-  for (let end = 0; end < sorted.length; end++) {
-    while (sorted[end]! - sorted[start]! >= windowMs) start++;
-    max = Math.max(max, end - start + 1);
-  }
-  return max;
-}
+export { maxInWindow } from "./fake-graph.js";

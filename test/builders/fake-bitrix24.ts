@@ -149,6 +149,8 @@ export interface FakeBitrix24 {
   serverEndpoint: string;
   clientId: string;
   clientSecret: string;
+  /** The backend's settings for this fake (BITRIX24_*). */
+  env: Record<string, string>;
   portals: FakePortal[];
   oauthCalls: OAuthCall[];
   addPortal(opts?: PortalOptions): Promise<FakePortal>;
@@ -587,6 +589,7 @@ export async function startFakeBitrix24(opts: { clientId?: string; clientSecret?
     serverEndpoint: `${oauth.url}/rest/`,
     clientId,
     clientSecret,
+    env: { BITRIX24_CLIENT_ID: clientId, BITRIX24_CLIENT_SECRET: clientSecret, BITRIX24_OAUTH_URL: oauth.url },
     portals,
     oauthCalls,
     addPortal,

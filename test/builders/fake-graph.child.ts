@@ -1,8 +1,9 @@
 import { createHmac } from "node:crypto";
-import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
+import { Agent, createServer, request as httpRequest, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setPriority } from "node:os";
 import { performance } from "node:perf_hooks";
+import { readBody, sendJson as json } from "./http.js";
 
 /**
  * The Cloud API's `POST /v25.0/{phone_number_id}/messages` in a process of its own (forked by
@@ -45,18 +46,6 @@ try {
   setPriority(-10); // arrival times should not wait behind the instances' work
 } catch {
   // not allowed here: run at normal priority
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-  res.end(text);
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 const metaError = (code: number, message: string) => ({ error: { message, type: "OAuthException", code, error_data: { messaging_product: "whatsapp", details: message }, fbtrace_id: "AbCdEfGh123" } });

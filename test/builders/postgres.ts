@@ -1,12 +1,12 @@
 import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, rmSync } from "node:fs";
 import { chown, mkdtemp, readFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
+import { freePort } from "./http.js";
 
 const run = promisify(execFile);
 
@@ -53,7 +53,7 @@ async function locate(): Promise<PostgresAvailability> {
     }
     return { available: true, server: serverAt(url, "TEST_DATABASE_URL", async () => undefined) };
   }
-  const bin = binDir();
+  const bin = postgresBinDir();
   if (!bin) return { available: false, reason: "TEST_DATABASE_URL is unset and no PostgreSQL binaries were found (/usr/lib/postgresql/*/bin, pg_ctl on PATH)" };
   try {
     return { available: true, server: await throwawayCluster(bin) };
@@ -62,7 +62,8 @@ async function locate(): Promise<PostgresAvailability> {
   }
 }
 
-function binDir(): string | undefined {
+/** The newest local PostgreSQL's binaries: /usr/lib/postgresql/<version>/bin, else pg_ctl and initdb on PATH. */
+export function postgresBinDir(): string | undefined {
   const root = "/usr/lib/postgresql";
   if (existsSync(root)) {
     const versions = readdirSync(root)
@@ -76,7 +77,27 @@ function binDir(): string | undefined {
   return undefined;
 }
 
-async function throwawayCluster(bin: string): Promise<PostgresServer> {
+/** A throwaway cluster: superuser `postgres`, trust auth, on 127.0.0.1 only. */
+export interface Cluster {
+  adminUrl: string;
+  /** Stops the server (immediate mode) and deletes its files; once, also run on process exit. */
+  stop(): void;
+}
+
+export interface ClusterOptions {
+  /** The temp dir's name prefix. */
+  prefix: string;
+  /** Server settings (`-c name=value`) on top of the port, address and socket dir. */
+  settings: Record<string, string | number>;
+  /** Where the server log is copied when the cluster stops (it is deleted with the cluster). */
+  keepLogAs?: string;
+}
+
+/**
+ * initdb + pg_ctl start in a temp dir on a free port. PostgreSQL refuses to run as root: as root,
+ * the server's tools run as the `postgres` user.
+ */
+export async function startCluster(bin: string, opts: ClusterOptions): Promise<Cluster> {
   const asRoot = process.getuid?.() === 0;
   let owner: { uid: number; gid: number } | undefined;
   if (asRoot) {
@@ -86,9 +107,8 @@ async function throwawayCluster(bin: string): Promise<PostgresServer> {
       throw new Error("running as root and there is no `postgres` user to run the server as");
     }
   }
-  // PostgreSQL refuses to run as root: as root, run the server's tools as `postgres`.
   const tool = (name: string, args: string[]) => (asRoot ? run("runuser", ["-u", "postgres", "--", join(bin, name), ...args]) : run(join(bin, name), args));
-  const dir = await mkdtemp(join(tmpdir(), "branchline-pg-"));
+  const dir = await mkdtemp(join(tmpdir(), opts.prefix));
   if (owner) await chown(dir, owner.uid, owner.gid);
   const data = join(dir, "data");
   const log = join(dir, "server.log");
@@ -96,10 +116,10 @@ async function throwawayCluster(bin: string): Promise<PostgresServer> {
   const port = await freePort();
   try {
     await tool("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"]);
-    // Test-only settings: nothing here needs to survive a machine crash.
-    const opts = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+    const settings = { listen_addresses: "127.0.0.1", unix_socket_directories: dir, ...opts.settings };
+    const serverOpts = [`-p ${port}`, ...Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`)].join(" ");
     try {
-      await tool("pg_ctl", ["-D", data, "-l", log, "-w", "-t", "60", "-o", opts, "start"]);
+      await tool("pg_ctl", ["-D", data, "-l", log, "-w", "-t", "60", "-o", serverOpts, "start"]);
     } catch (err) {
       const tail = await readFile(log, "utf8").catch(() => "");
       throw new Error(`${(err as Error).message}\n${tail.slice(-2000)}`);
@@ -109,9 +129,16 @@ async function throwawayCluster(bin: string): Promise<PostgresServer> {
     throw err;
   }
   let stopped = false;
-  const stopNow = () => {
+  const stop = () => {
     if (stopped) return;
     stopped = true;
+    if (opts.keepLogAs) {
+      try {
+        copyFileSync(log, opts.keepLogAs);
+      } catch {
+        // no log
+      }
+    }
     try {
       const args = [join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"];
       if (asRoot) execFileSync("runuser", ["-u", "postgres", "--", ...args], { stdio: "ignore" });
@@ -121,9 +148,15 @@ async function throwawayCluster(bin: string): Promise<PostgresServer> {
     }
     remove();
   };
-  // A test process that ends without afterAll (crash, interrupted run) still stops its cluster.
-  process.once("exit", stopNow);
-  return serverAt(`postgres://postgres@127.0.0.1:${port}/postgres`, `throwaway cluster (${bin})`, async () => stopNow());
+  // A process that ends without its cleanup (crash, interrupted run) still stops its cluster.
+  process.once("exit", stop);
+  return { adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`, stop };
+}
+
+async function throwawayCluster(bin: string): Promise<PostgresServer> {
+  // Test-only settings: nothing here needs to survive a machine crash.
+  const cluster = await startCluster(bin, { prefix: "branchline-pg-", settings: { max_connections: 200, fsync: "off", synchronous_commit: "off", full_page_writes: "off" } });
+  return serverAt(cluster.adminUrl, `throwaway cluster (${bin})`, async () => cluster.stop());
 }
 
 function serverAt(adminUrl: string, origin: string, stop: () => Promise<void>): PostgresServer {
@@ -151,7 +184,8 @@ function serverAt(adminUrl: string, origin: string, stop: () => Promise<void>): 
   };
 }
 
-async function adminQuery<R extends pg.QueryResultRow>(url: string, sql: string, values?: unknown[]): Promise<R[]> {
+/** Runs one statement on its own connection. */
+export async function adminQuery<R extends pg.QueryResultRow>(url: string, sql: string, values?: unknown[]): Promise<R[]> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
   client.on("error", () => undefined);
   await client.connect();
@@ -162,13 +196,3 @@ async function adminQuery<R extends pg.QueryResultRow>(url: string, sql: string,
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}

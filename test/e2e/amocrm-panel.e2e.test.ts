@@ -1,20 +1,19 @@
-import nock from "nock";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildAmoWidgetFiles } from "../../scripts/build-amocrm-widget.js";
-import { freePort, startAmoHostPage, type AmoHostPage } from "../builders/amocrm-host-page.js";
-import { startFakeAmo, widgetToken, type FakeAccount, type FakeAmo } from "../builders/fake-amocrm.js";
+import { startAmoHostPage, type AmoHostPage } from "../builders/amocrm-host-page.js";
+import { startFakeAmo, TEST_CHANNEL as CHANNEL, TEST_CLIENT as CLIENT, widgetToken, type FakeAccount, type FakeAmo } from "../builders/fake-amocrm.js";
+import { loopbackOnly, nockGraph, openNetwork } from "../builders/graph-nock.js";
+import { freePort } from "../builders/http.js";
 import { api, postWebhook, startTestServer, waitFor } from "../builders/harness.js";
-import { envelope, messagesValue, NUMBER, textMessage } from "../builders/meta-payloads.js";
-import { hasChromium, launchChromium } from "./browser.js";
+import { envelope, messagesValue, textMessage } from "../builders/meta-payloads.js";
+import { hasChromium, hmsSeconds as seconds, launchChromium } from "./browser.js";
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 
 const WABA = "102290129340398";
-const CLIENT = { clientId: "0b0832f6-d123-4123-9123-e73f236833c1", clientSecret: "integration-secret-of-the-network" };
 const REDIRECT = "https://branchline.example/amocrm/oauth";
 const AUD = "https://branchline.example";
-const CHANNEL = { channelId: "344a5002-f8ca-454d-af3d-396180102ac7", channelSecret: "f2d7f8704eff95087ed45b23ba99c0b5aac8278e", botId: "bot-7d1f" };
 const DAY = 24 * 3600 * 1000;
 
 /** An approved template as `GET /{WABA_ID}/message_templates` lists it (WhatsApp doc §6.1). */
@@ -24,12 +23,6 @@ const TEMPLATES = [
     components: [{ type: "BODY", text: "Здравствуйте, {{1}}! Ваш заказ {{2}} готов.", example: { body_text: [["Анна", "42"]] } }],
   },
 ];
-
-/** "23:59:07" → seconds. */
-const seconds = (hms: string) => {
-  const [h, m, s] = hms.split(":").map(Number);
-  return h! * 3600 + m! * 60 + s!;
-};
 
 describe.skipIf(!hasChromium)("amoCRM lead card panel in a real browser, against the real backend", () => {
   let s: Server;
@@ -42,21 +35,12 @@ describe.skipIf(!hasChromium)("amoCRM lead card panel in a real browser, against
   let branch: { id: string; apiKey: string; code: string; name: string };
   let hq: { id: string; name: string };
   let inboundMs: { lo: number; hi: number };
-  const graph: any[] = [];
+  let graph: any[];
   const phone = "79161234567";
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-    nock("http://graph.test").persist().get(`/v25.0/${WABA}/message_templates`).query(true).reply(200, { data: TEMPLATES, paging: {} });
-    nock("http://graph.test")
-      .persist()
-      .post(`/v25.0/${NUMBER.phoneNumberId}/messages`)
-      .reply(200, (_u, body: any) => {
-        if (body.status === "read") return { success: true };
-        graph.push(body);
-        return { messaging_product: "whatsapp", contacts: [{ input: body.to, wa_id: String(body.to).replace("+", "") }], messages: [{ id: `wamid.E2E${graph.length}` }] };
-      });
+    loopbackOnly();
+    graph = nockGraph({ templates: TEMPLATES, wamidPrefix: "E2E" }).bodies;
 
     amo = await startFakeAmo({ ...CLIENT, redirectUri: REDIRECT, ...CHANNEL });
     acc = await amo.addAccount({ id: 30441694, subdomain: "artplay" });
@@ -67,14 +51,7 @@ describe.skipIf(!hasChromium)("amoCRM lead card panel in a real browser, against
     const pagePort = await freePort();
     s = await startTestServer({
       WHATSAPP_WABA_ID: WABA,
-      AMOCRM_CLIENT_ID: CLIENT.clientId,
-      AMOCRM_CLIENT_SECRET: CLIENT.clientSecret,
-      AMOCRM_REDIRECT_URI: REDIRECT,
-      AMOCRM_SCHEME: "http",
-      AMOJO_URL: amo.amojoUrl,
-      AMOJO_CHANNEL_ID: CHANNEL.channelId,
-      AMOJO_CHANNEL_SECRET: CHANNEL.channelSecret,
-      AMOJO_BOT_ID: CHANNEL.botId,
+      ...amo.env,
       AMOCRM_ALLOWED_ORIGINS: `http://127.0.0.1:${pagePort}`,
     });
     hq = (await api(s.url, s.adminToken, "POST", "/admin/api/branches", { name: "Persona HQ", code: "HQ", crm: "inbox", isHq: true })).body;
@@ -105,8 +82,7 @@ describe.skipIf(!hasChromium)("amoCRM lead card panel in a real browser, against
     await host?.close();
     await s?.close();
     await amo?.close();
-    nock.cleanAll();
-    nock.enableNetConnect();
+    openNetwork();
   });
 
   it("tells an unbound account to enter the branch key, and binds it from the widget settings", async () => {

@@ -1,13 +1,13 @@
-import nock from "nock";
 import type { Browser, FrameLocator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildBitrix24App } from "../../scripts/build-bitrix24-app.js";
-import { freePort } from "../builders/amocrm-host-page.js";
 import { startB24HostPage, type B24HostPage } from "../builders/bitrix24-host-page.js";
 import { installForm, startFakeBitrix24, type FakeBitrix24, type FakePortal } from "../builders/fake-bitrix24.js";
+import { loopbackOnly, nockGraph, openNetwork } from "../builders/graph-nock.js";
+import { freePort } from "../builders/http.js";
 import { api, postWebhook, startTestServer, waitFor } from "../builders/harness.js";
-import { envelope, messagesValue, NUMBER, textMessage } from "../builders/meta-payloads.js";
-import { hasChromium, launchChromium } from "./browser.js";
+import { envelope, messagesValue, textMessage } from "../builders/meta-payloads.js";
+import { hasChromium, hmsSeconds as seconds, launchChromium } from "./browser.js";
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 
@@ -22,12 +22,6 @@ const TEMPLATES = [
   },
 ];
 
-/** "23:59:07" → seconds. */
-const seconds = (hms: string) => {
-  const [h, m, s] = hms.split(":").map(Number);
-  return h! * 3600 + m! * 60 + s!;
-};
-
 describe.skipIf(!hasChromium)("Bitrix24 installer and card tab in a real browser, inside a page playing the portal", () => {
   let s: Server;
   let world: FakeBitrix24;
@@ -37,7 +31,7 @@ describe.skipIf(!hasChromium)("Bitrix24 installer and card tab in a real browser
   let page: Page;
   let leadId: number;
   let branch: { id: string; apiKey: string; code: string; name: string };
-  const graph: any[] = [];
+  let graph: any[];
   const phone = "79161234567";
 
   /** The parent page's init data for a user of the portal (a fresh token pair at the fake). */
@@ -48,17 +42,8 @@ describe.skipIf(!hasChromium)("Bitrix24 installer and card tab in a real browser
   const frame = (): FrameLocator => page.frameLocator("#app-frame");
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-    nock("http://graph.test").persist().get(`/v25.0/${WABA}/message_templates`).query(true).reply(200, { data: TEMPLATES, paging: {} });
-    nock("http://graph.test")
-      .persist()
-      .post(`/v25.0/${NUMBER.phoneNumberId}/messages`)
-      .reply(200, (_u, body: any) => {
-        if (body.status === "read") return { success: true };
-        graph.push(body);
-        return { messaging_product: "whatsapp", contacts: [{ input: body.to, wa_id: String(body.to).replace("+", "") }], messages: [{ id: `wamid.E2E${graph.length}` }] };
-      });
+    loopbackOnly();
+    graph = nockGraph({ templates: TEMPLATES, wamidPrefix: "E2E" }).bodies;
     world = await startFakeBitrix24();
     portal = await world.addPortal();
     leadId = portal.addLead({ TITLE: "Photo session", NAME: "Ivan", LAST_NAME: "Petrov", PHONE: [{ VALUE: "+7 916 123-45-67", VALUE_TYPE: "MOBILE" }] });
@@ -67,9 +52,7 @@ describe.skipIf(!hasChromium)("Bitrix24 installer and card tab in a real browser
     const hostPort = await freePort();
     s = await startTestServer({
       WHATSAPP_WABA_ID: WABA,
-      BITRIX24_CLIENT_ID: world.clientId,
-      BITRIX24_CLIENT_SECRET: world.clientSecret,
-      BITRIX24_OAUTH_URL: world.oauthUrl,
+      ...world.env,
       BITRIX24_FRAME_ORIGINS: `http://127.0.0.1:${hostPort}`,
     });
     await buildBitrix24App({ publicUrl: s.url });
@@ -85,8 +68,7 @@ describe.skipIf(!hasChromium)("Bitrix24 installer and card tab in a real browser
     await host?.close();
     await s?.close();
     await world?.close();
-    nock.cleanAll();
-    nock.enableNetConnect();
+    openNetwork();
   });
 
   it("installs from the installer page: the admin enters the branch key, everything is registered, installFinish is called", async () => {

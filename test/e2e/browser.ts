@@ -13,4 +13,10 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
+/** A countdown as pages show it, "23:59:07", in seconds. */
+export function hmsSeconds(hms: string): number {
+  const [h, m, s] = hms.split(":").map(Number);
+  return h! * 3600 + m! * 60 + s!;
+}
+
 if (!hasChromium) console.warn(`[e2e] SKIPPED: no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does this)`);

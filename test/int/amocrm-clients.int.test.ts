@@ -8,7 +8,7 @@ import { amojoRequestHeaders, verifyAmojoHookSignature } from "../../backend/src
 import { createAmojoClient, type AmojoMessagePayload } from "../../backend/src/crm/amocrm/amojo.client.js";
 import { RequestGate } from "../../backend/src/crm/amocrm/request-gate.js";
 import type { OAuthTokens } from "../../backend/src/domain/types.js";
-import { AppError } from "../../backend/src/errors.js";
+import { appErrorOf } from "../builders/app-error.js";
 import { maxInWindow, startFakeAmo, type FakeAccount, type FakeAmo } from "../builders/fake-amocrm.js";
 
 const CLIENT_ID = "0b0832f6-d123-4123-9123-e73f236833c0";
@@ -65,15 +65,6 @@ function fakeClockGate() {
   return { gate, slept, now: () => clock };
 }
 
-async function failure(p: Promise<unknown>): Promise<AppError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AppError);
-  return err as AppError;
-}
-
 beforeAll(async () => {
   nock.disableNetConnect();
   nock.enableNetConnect(/127\.0\.0\.1|localhost/);
@@ -95,7 +86,7 @@ describe("OAuth (§2.3, §2.4)", () => {
     expect(tokens).toEqual({ accessToken: account.accessToken, refreshToken: account.refreshToken, expiresAt: NOW + 86_400_000 });
     expect(account.oauthRequests.at(-1)).toMatchObject({ grantType: "authorization_code", status: 200, body: { client_id: CLIENT_ID, redirect_uri: REDIRECT_URI, code } });
 
-    const again = await failure(exchangeCode(oauthCfg(), account.domain, code));
+    const again = await appErrorOf(exchangeCode(oauthCfg(), account.domain, code));
     expect(again).toMatchObject({ code: "amocrm_oauth_rejected", retryable: false });
     expect(again.message).toContain("Authorization code has been revoked");
     expect(again.message).not.toContain(code);
@@ -111,7 +102,7 @@ describe("OAuth (§2.3, §2.4)", () => {
     expect(second.refreshToken).toBe(account.refreshToken);
     expect(account.refreshCount).toBe(1);
 
-    const reused = await failure(refreshTokens(oauthCfg(), account.domain, first.refreshToken));
+    const reused = await appErrorOf(refreshTokens(oauthCfg(), account.domain, first.refreshToken));
     expect(reused).toMatchObject({ code: "amocrm_oauth_rejected", retryable: false });
     expect(reused.message).not.toContain(first.refreshToken);
     // The new pair still works.
@@ -122,24 +113,24 @@ describe("OAuth (§2.3, §2.4)", () => {
 
   it("refuses a wrong client secret as a permanent error that does not contain it", async () => {
     const wrong = "wrong-secret-0123456789";
-    const err = await failure(exchangeCode(oauthCfg({ clientSecret: wrong }), acc.domain, acc.issueCode()));
+    const err = await appErrorOf(exchangeCode(oauthCfg({ clientSecret: wrong }), acc.domain, acc.issueCode()));
     expect(err).toMatchObject({ code: "amocrm_oauth_rejected", retryable: false });
     expect(err.message).toContain("Client authentication failed");
     expect(err.message).not.toContain(wrong);
   });
 
   it("refuses a redirect_uri other than the integration's", async () => {
-    const err = await failure(exchangeCode(oauthCfg({ redirectUri: "https://api.example.com/other" }), acc.domain, acc.issueCode()));
+    const err = await appErrorOf(exchangeCode(oauthCfg({ redirectUri: "https://api.example.com/other" }), acc.domain, acc.issueCode()));
     expect(err).toMatchObject({ code: "amocrm_oauth_rejected", retryable: false });
   });
 
   it("reports an unreachable account as retryable", async () => {
-    const err = await failure(exchangeCode(oauthCfg(), "127.0.0.1:1", "def502"));
+    const err = await appErrorOf(exchangeCode(oauthCfg(), "127.0.0.1:1", "def502"));
     expect(err).toMatchObject({ code: "amocrm_unavailable", retryable: true });
   });
 
   it("never posts the client secret to a host that is not amoCRM (https)", async () => {
-    const err = await failure(exchangeCode(oauthCfg({ scheme: "https" }), "evil.example", "def502"));
+    const err = await appErrorOf(exchangeCode(oauthCfg({ scheme: "https" }), "evil.example", "def502"));
     expect(err).toMatchObject({ code: "amocrm_bad_domain", httpStatus: 400 });
   });
 });
@@ -216,7 +207,7 @@ describe("REST v4 (§3)", () => {
         return "revoked-token-2";
       },
     };
-    const err = await failure(api(account, { tokens }).account());
+    const err = await appErrorOf(api(account, { tokens }).account());
     expect(err).toMatchObject({ code: "amocrm_unauthorized", retryable: false, httpStatus: 502 });
     expect(refreshes).toBe(1);
     expect(account.requests.map((r) => r.status)).toEqual([401, 401]);
@@ -245,7 +236,7 @@ describe("REST v4 (§3)", () => {
     const account = await freshAccount();
     const { gate, slept } = fakeClockGate();
     account.failNext(5, 429);
-    const err = await failure(api(account, { gate, maxAttempts: 5 }).account());
+    const err = await appErrorOf(api(account, { gate, maxAttempts: 5 }).account());
     expect(err).toMatchObject({ code: "amocrm_rate_limited", retryable: true });
     expect(account.requests).toHaveLength(5);
     expect(slept).toEqual([1000, 2000, 4000, 8000]);
@@ -264,14 +255,14 @@ describe("REST v4 (§3)", () => {
   it("5xx is a retryable amocrm_unavailable, not retried inside", async () => {
     const account = await freshAccount();
     account.failNext(1, 503);
-    const err = await failure(api(account).account());
+    const err = await appErrorOf(api(account).account());
     expect(err).toMatchObject({ code: "amocrm_unavailable", retryable: true });
     expect(account.requests).toHaveLength(1);
   });
 
   it("a network failure is a retryable amocrm_unavailable without the token", async () => {
     const tokens: AmoTokenSource = { current: async () => "secret-access-token", refreshAfterRejection: async () => "x" };
-    const err = await failure(createAmoApi({ http, scheme: "http", domain: "127.0.0.1:1", tokens, gate: realGate, clientId: CLIENT_ID }).account());
+    const err = await appErrorOf(createAmoApi({ http, scheme: "http", domain: "127.0.0.1:1", tokens, gate: realGate, clientId: CLIENT_ID }).account());
     expect(err).toMatchObject({ code: "amocrm_unavailable", retryable: true });
     expect(JSON.stringify({ m: err.message, c: String(err.cause ?? "") })).not.toContain("secret-access-token");
   });
@@ -285,7 +276,7 @@ describe("REST v4 (§3)", () => {
 
   it("a refused note is a permanent amocrm_error carrying amoCRM's validation detail", async () => {
     const account = await freshAccount();
-    const err = await failure(api(account).addNote("contacts", 424242, "x"));
+    const err = await appErrorOf(api(account).addNote("contacts", 424242, "x"));
     expect(err).toMatchObject({ code: "amocrm_error", retryable: false });
     expect(err.message).toContain("Request validation failed");
     expect(err.message).toContain("entity_id: Entity not found");
@@ -312,7 +303,7 @@ describe("REST v4 (§3)", () => {
       `http://user:pw@${account.domain}/api/v4/salesbot/1/continue/2`,
       "not a url",
     ]) {
-      const err = await failure(client.continueBot(url, {}));
+      const err = await appErrorOf(client.continueBot(url, {}));
       expect(err).toMatchObject({ code: "bad_return_url", httpStatus: 400 });
     }
     expect(account.requests).toEqual([]);
@@ -418,7 +409,7 @@ describe("amojo Chats API (§4)", () => {
 
     await client.disconnect(account.amojoId);
     expect(fake.connections.get(account.amojoId)!.connected).toBe(false);
-    const after = await failure(client.sendMessage(scopeId, payload("wamid.after")));
+    const after = await appErrorOf(client.sendMessage(scopeId, payload("wamid.after")));
     expect(after).toMatchObject({ code: "amojo_error", retryable: false });
   });
 
@@ -426,7 +417,7 @@ describe("amojo Chats API (§4)", () => {
     const account = await freshAccount();
     const client = amojo();
     const { scopeId } = await client.connect(account.amojoId, "WA Franchise");
-    const err = await failure(client.deliveryStatus(scopeId, "079e44fb-fc22-476b-9e8a-421b688ec53b", { status: 1 }));
+    const err = await appErrorOf(client.deliveryStatus(scopeId, "079e44fb-fc22-476b-9e8a-421b688ec53b", { status: 1 }));
     expect(err).toMatchObject({ code: "amojo_error", retryable: false, httpStatus: 502 });
     expect(err.message).toContain("HTTP 404");
     expect(err.message).toContain("/delivery_status");
@@ -435,7 +426,7 @@ describe("amojo Chats API (§4)", () => {
   it("a wrong channel secret is refused (403) with a non-retryable error that names no secret", async () => {
     const account = await freshAccount();
     const before = fake.rejected.length;
-    const err = await failure(amojo({ secret: "0000000000000000000000000000000000000000" }).connect(account.amojoId, "WA Franchise"));
+    const err = await appErrorOf(amojo({ secret: "0000000000000000000000000000000000000000" }).connect(account.amojoId, "WA Franchise"));
     expect(err).toMatchObject({ code: "amojo_error", retryable: false });
     expect(err.message).toContain("POST");
     expect(err.message).toContain(`/v2/origin/custom/${CHANNEL_ID}/connect`);
@@ -448,14 +439,14 @@ describe("amojo Chats API (§4)", () => {
   it("a Date older than 15 minutes is refused", async () => {
     const account = await freshAccount();
     const before = fake.rejected.length;
-    const err = await failure(amojo({ now: () => Date.now() - 16 * 60_000 }).connect(account.amojoId, "WA Franchise"));
+    const err = await appErrorOf(amojo({ now: () => Date.now() - 16 * 60_000 }).connect(account.amojoId, "WA Franchise"));
     expect(err).toMatchObject({ code: "amojo_error", retryable: false });
     expect(fake.rejected.slice(before).map((r) => r.reason)).toEqual(["Date outside 15 minutes"]);
   });
 
   it("connect only works for the channel amoCRM issued", async () => {
     const account = await freshAccount();
-    const err = await failure(amojo({ channelId: "11111111-2222-4333-8444-555555555555" }).connect(account.amojoId, "WA Franchise"));
+    const err = await appErrorOf(amojo({ channelId: "11111111-2222-4333-8444-555555555555" }).connect(account.amojoId, "WA Franchise"));
     expect(err).toMatchObject({ code: "amojo_error", retryable: false });
     expect(err.message).toContain("HTTP 404");
   });
@@ -469,7 +460,7 @@ describe("amojo Chats API (§4)", () => {
     const client = amojo();
     const { scopeId } = await client.connect(account.amojoId, "WA Franchise");
     fake.failAmojo(1, status);
-    const err = await failure(client.sendMessage(scopeId, payload(`wamid.fail${status}`)));
+    const err = await appErrorOf(client.sendMessage(scopeId, payload(`wamid.fail${status}`)));
     expect(err).toMatchObject({ code: "amojo_error", retryable, httpStatus: 502 });
     expect(err.message).toContain(`HTTP ${status}`);
   });
@@ -479,13 +470,13 @@ describe("amojo Chats API (§4)", () => {
     const client = amojo();
     const { scopeId } = await client.connect(account.amojoId, "WA Franchise");
     const bad = { ...payload("wamid.bad"), timestamp: 1639604761.5 };
-    const err = await failure(client.sendMessage(scopeId, bad));
+    const err = await appErrorOf(client.sendMessage(scopeId, bad));
     expect(err).toMatchObject({ code: "amojo_error", retryable: false });
     expect(err.message).toContain("timestamp");
   });
 
   it("an unreachable amojo is retryable", async () => {
-    const err = await failure(amojo({ baseUrl: "http://127.0.0.1:1" }).connect("x", "y"));
+    const err = await appErrorOf(amojo({ baseUrl: "http://127.0.0.1:1" }).connect("x", "y"));
     expect(err).toMatchObject({ code: "amojo_error", retryable: true });
   });
 });

@@ -1,16 +1,15 @@
-import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loopbackOnly, nockGraph, openNetwork } from "../builders/graph-nock.js";
+import { requestJson } from "../builders/http.js";
 import { api, postWebhook, startTestServer, waitFor } from "../builders/harness.js";
 import { envelope, messagesValue, NUMBER, textMessage, textWebhook } from "../builders/meta-payloads.js";
-import { botToken, chatHookBody, chatHookSignature, disconnectQuery, startFakeAmo, widgetToken, type FakeAccount, type FakeAmo } from "../builders/fake-amocrm.js";
+import { botToken, chatHookBody, chatHookSignature, disconnectQuery, startFakeAmo, TEST_CHANNEL as CHANNEL, TEST_CLIENT as CLIENT, widgetToken, type FakeAccount, type FakeAmo } from "../builders/fake-amocrm.js";
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 
 const WABA = "102290129340398";
-const CLIENT = { clientId: "0b0832f6-d123-4123-9123-e73f236833c1", clientSecret: "integration-secret-of-the-network" };
 const REDIRECT = "https://branchline.example/amocrm/oauth";
 const AUD = "https://branchline.example";
-const CHANNEL = { channelId: "344a5002-f8ca-454d-af3d-396180102ac7", channelSecret: "f2d7f8704eff95087ed45b23ba99c0b5aac8278e", botId: "bot-7d1f" };
 
 /** Template objects as `GET /{WABA_ID}/message_templates` lists them (WhatsApp doc §6.1). */
 const TEMPLATES = [
@@ -32,18 +31,12 @@ describe("amoCRM connector: install, chats in the lead card, manager replies, Sa
   let leadId: number;
   let branch: { id: string; apiKey: string; code: string };
   let hq: { id: string; apiKey: string };
-  const graph: any[] = [];
+  let graph: any[];
   const phone = "79161234567";
 
   const token = (a = acc, o: Partial<Parameters<typeof widgetToken>[0]> = {}) => widgetToken({ account: a, ...CLIENT, aud: AUD, ...o });
-  const widget = async (method: string, path: string, body?: unknown, t: string | null = token(), headers: Record<string, string> = {}) => {
-    const res = await fetch(`${s.url}/amocrm/widget${path}`, {
-      method,
-      headers: { ...(t ? { "x-auth-token": t } : {}), ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: res.status, headers: res.headers, body: res.status === 204 ? undefined : await res.json() };
-  };
+  const widget = (method: string, path: string, body?: unknown, t: string | null = token(), headers: Record<string, string> = {}) =>
+    requestJson(`${s.url}/amocrm/widget${path}`, { method, headers: { ...(t ? { "x-auth-token": t } : {}), ...headers }, body });
   const hook = (scopeId: string, body: string, signature: string) =>
     fetch(`${s.url}/amocrm/chats/${scopeId}`, { method: "POST", headers: { "content-type": "application/json", "x-signature": signature }, body });
   const scopeOf = (a: FakeAccount) => amo.connections.get(a.amojoId)?.scopeId ?? "";
@@ -56,17 +49,8 @@ describe("amoCRM connector: install, chats in the lead card, manager replies, Sa
     envelope({ messaging_product: "whatsapp", metadata: { display_phone_number: NUMBER.display, phone_number_id: NUMBER.phoneNumberId }, statuses: [{ id: wamid, status, timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: phone }] });
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-    nock("http://graph.test").persist().get(`/v25.0/${WABA}/message_templates`).query(true).reply(200, { data: TEMPLATES, paging: {} });
-    nock("http://graph.test")
-      .persist()
-      .post(`/v25.0/${NUMBER.phoneNumberId}/messages`)
-      .reply(200, (_u, body: any) => {
-        if (body.status === "read") return { success: true };
-        graph.push(body);
-        return { messaging_product: "whatsapp", contacts: [{ input: body.to, wa_id: String(body.to).replace("+", "") }], messages: [{ id: `wamid.AMO${graph.length}` }] };
-      });
+    loopbackOnly();
+    graph = nockGraph({ templates: TEMPLATES, wamidPrefix: "AMO" }).bodies;
     amo = await startFakeAmo({ ...CLIENT, redirectUri: REDIRECT, ...CHANNEL });
     acc = await amo.addAccount({ id: 30441694, subdomain: "artplay" });
     other = await amo.addAccount({ id: 30441695, subdomain: "citymall" });
@@ -74,14 +58,7 @@ describe("amoCRM connector: install, chats in the lead card, manager replies, Sa
     leadId = acc.addLead({ name: "Фотосессия", contactId: contact, price: 2500 });
     s = await startTestServer({
       WHATSAPP_WABA_ID: WABA,
-      AMOCRM_CLIENT_ID: CLIENT.clientId,
-      AMOCRM_CLIENT_SECRET: CLIENT.clientSecret,
-      AMOCRM_REDIRECT_URI: REDIRECT,
-      AMOCRM_SCHEME: "http",
-      AMOJO_URL: amo.amojoUrl,
-      AMOJO_CHANNEL_ID: CHANNEL.channelId,
-      AMOJO_CHANNEL_SECRET: CHANNEL.channelSecret,
-      AMOJO_BOT_ID: CHANNEL.botId,
+      ...amo.env,
     });
     hq = (await api(s.url, s.adminToken, "POST", "/admin/api/branches", { name: "Persona HQ", code: "HQ", crm: "inbox", isHq: true })).body;
     branch = (await api(s.url, s.adminToken, "POST", "/admin/api/branches", { name: "Art Play", code: "ARTPLAY", crm: "amocrm" })).body;
@@ -90,8 +67,7 @@ describe("amoCRM connector: install, chats in the lead card, manager replies, Sa
   afterAll(async () => {
     await s?.close();
     await amo?.close();
-    nock.cleanAll();
-    nock.enableNetConnect();
+    openNetwork();
   });
 
   it("installs through the Redirect URI: exchanges the code, reads amojo_id and connects the chat channel", async () => {

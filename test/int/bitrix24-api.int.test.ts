@@ -6,9 +6,10 @@ import { installFromForm, refreshTokens, type B24Install } from "../../backend/s
 import { parseNestedForm } from "../../backend/src/crm/bitrix24/form-body.js";
 import { LeakyBucket } from "../../backend/src/crm/bitrix24/leaky-bucket.js";
 import type { OAuthTokens } from "../../backend/src/domain/types.js";
-import { AppError } from "../../backend/src/errors.js";
 import { bbcodeToWhatsApp } from "../../backend/src/crm/bitrix24/bbcode.js";
 import { applicationTokenMatches, operatorMessages, parseB24Event } from "../../backend/src/crm/bitrix24/bitrix24-events.js";
+import { AppError } from "../../backend/src/errors.js";
+import { appErrorOf } from "../builders/app-error.js";
 import { eventBody, installForm, operatorMessageBody, robotBody, startFakeBitrix24, type FakeBitrix24, type FakePortal } from "../builders/fake-bitrix24.js";
 
 let world: FakeBitrix24;
@@ -66,15 +67,6 @@ function api(install: B24Install, tokens: B24TokenSource, over: Partial<Paramete
   });
 }
 
-async function rejection(p: Promise<unknown>): Promise<AppError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AppError);
-  return err as AppError;
-}
-
 /** A fake clock that the injected sleep advances: backoffs take no real time. */
 function fakeClock() {
   let t = 1_000_000;
@@ -126,7 +118,7 @@ describe("Bitrix24 REST through B24OAuth against the fake portal", () => {
     const oauthCall = world.oauthCalls.at(-1)!;
     expect(oauthCall).toMatchObject({ httpMethod: "POST", status: 200, params: { grant_type: "refresh_token", client_id: world.clientId, refresh_token: install.tokens.refreshToken } });
     // Rotation: the old refresh token is dead now.
-    const reuse = await rejection(refreshTokens(store.oauth, install.tokens.refreshToken));
+    const reuse = await appErrorOf(refreshTokens(store.oauth, install.tokens.refreshToken));
     expect(reuse).toMatchObject({ code: "bitrix24_oauth_rejected", retryable: false, details: { error: "invalid_grant" } });
     expect(reuse.message).not.toContain(install.tokens.refreshToken);
     expect(reuse.message).not.toContain(world.clientSecret);
@@ -155,7 +147,7 @@ describe("Bitrix24 REST through B24OAuth against the fake portal", () => {
     const { source } = tokenStore(install);
     const b24 = api(install, source);
     portal.uninstall();
-    const err = await rejection(b24.call("profile"));
+    const err = await appErrorOf(b24.call("profile"));
     expect(err).toMatchObject({ code: "bitrix24_oauth_rejected", retryable: false });
     expect(portal.calls.map((c) => c.error)).toEqual(["invalid_token"]);
   });
@@ -182,7 +174,7 @@ describe("Bitrix24 REST through B24OAuth against the fake portal", () => {
     portal.failNext("profile", { status: 503, error: "QUERY_LIMIT_EXCEEDED", error_description: "Too many requests" }, 10);
     const clock = fakeClock();
     const b24 = api(install, source, { maxAttempts: 3, sleep: clock.sleep, bucket: new LeakyBucket({ ratePerSecond: 2, burst: 50, now: clock.now, sleep: clock.sleep }) });
-    const err = await rejection(b24.call("profile"));
+    const err = await appErrorOf(b24.call("profile"));
     expect(err).toMatchObject({ code: "bitrix24_error", retryable: true, details: { error: "QUERY_LIMIT_EXCEEDED", error_description: "Too many requests", status: 503 } });
     expect(portal.callsOf("profile")).toHaveLength(3);
   });
@@ -198,7 +190,7 @@ describe("Bitrix24 REST through B24OAuth against the fake portal", () => {
     const { portal, install } = await installed();
     const { source } = tokenStore(install);
     portal.failNext("imconnector.status", { status, error, error_description: `failed with ${error}` });
-    const err = await rejection(api(install, source).call("imconnector.status", { CONNECTOR: "acme_whatsapp", LINE: 1 }));
+    const err = await appErrorOf(api(install, source).call("imconnector.status", { CONNECTOR: "acme_whatsapp", LINE: 1 }));
     expect(err).toMatchObject({ code: "bitrix24_error", retryable, details: { method: "imconnector.status", error, error_description: `failed with ${error}`, status } });
     expect(b24ErrorCode(err)).toBe(error);
     expect(err.message).toContain(error);
@@ -210,7 +202,7 @@ describe("Bitrix24 REST through B24OAuth against the fake portal", () => {
     const { install } = await installed();
     const { source } = tokenStore(install);
     const dead = createB24Api({ clientEndpoint: "http://127.0.0.1:1/rest/", memberId: install.memberId, tokens: source, bucket: new LeakyBucket({ ratePerSecond: 2, burst: 50 }) });
-    const err = await rejection(dead.call("profile"));
+    const err = await appErrorOf(dead.call("profile"));
     expect(err).toMatchObject({ code: "bitrix24_error", retryable: true, details: { status: 0 } });
   });
 
@@ -281,7 +273,7 @@ describe("Bitrix24 REST through B24OAuth against the fake portal", () => {
     const { portal, install } = await installed();
     const { source } = tokenStore(install);
     const calls = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`c${i}`, ["profile"] as [string]]));
-    expect(await rejection(api(install, source).batch(calls))).toMatchObject({ code: "bitrix24_batch_too_large" });
+    expect(await appErrorOf(api(install, source).batch(calls))).toMatchObject({ code: "bitrix24_batch_too_large" });
     expect(portal.calls).toHaveLength(0);
   });
 
@@ -334,13 +326,13 @@ describe("Bitrix24 REST through B24OAuth against the fake portal", () => {
     it("reports what was accepted when a later chunk fails", async () => {
       const { portal, b24 } = await lineReady();
       portal.failNext("imconnector.send.messages", { status: 400, error: "NOT_ACTIVE_LINE", error_description: "The line is not active" });
-      const first = await rejection(b24.sendMessages("acme_whatsapp", "1", [message(1)]));
+      const first = await appErrorOf(b24.sendMessages("acme_whatsapp", "1", [message(1)]));
       expect(first).toMatchObject({ code: "bitrix24_error", retryable: false, details: { error: "NOT_ACTIVE_LINE" } });
 
       // The second chunk fails, the first went through.
       portal.failNext("imconnector.send.messages", { status: 500, error: "INTERNAL_SERVER_ERROR", error_description: "boom" }, 1, 1);
       const run = b24.sendMessages("acme_whatsapp", "1", Array.from({ length: 30 }, (_, i) => message(i)));
-      const err = await rejection(run);
+      const err = await appErrorOf(run);
       expect(err).toMatchObject({ code: "bitrix24_error", retryable: true, details: { error: "INTERNAL_SERVER_ERROR" } });
       expect((err.details as { accepted: unknown[] }).accepted).toHaveLength(20);
       expect(err.message).toContain("after 20 messages were accepted");
@@ -378,7 +370,7 @@ describe("what the fake portal posts to us, read by our parsers", () => {
     const b24 = api(install, source);
     const send = () => b24.call("bizproc.event.send", { EVENT_TOKEN: body.event_token, RETURN_VALUES: { message_id: "wamid.X", status: "sent" } });
     expect(await send()).toBe(true);
-    expect(b24ErrorCode(await rejection(send()))).toBe("ACCESS_DENIED");
+    expect(b24ErrorCode(await appErrorOf(send()))).toBe("ACCESS_DENIED");
     expect(portal.state.bizprocEvents).toHaveLength(1);
   });
 
@@ -388,10 +380,10 @@ describe("what the fake portal posts to us, read by our parsers", () => {
     const b24 = api(install, source);
     const bind = () => b24.call("event.bind", { event: "OnImConnectorMessageAdd", handler: "https://app.example.com/bitrix24/events" });
     expect(await bind()).toBe(true);
-    expect(b24ErrorCode(await rejection(bind()))).toBe("ERROR_CORE");
+    expect(b24ErrorCode(await appErrorOf(bind()))).toBe("ERROR_CORE");
     const robot = { CODE: "wa_send_template", HANDLER: "https://app.example.com/bitrix24/robot", NAME: { en: "Send WhatsApp template" } };
     expect(await b24.call("bizproc.robot.add", robot)).toBe(true);
-    expect(b24ErrorCode(await rejection(b24.call("bizproc.robot.add", robot)))).toBe("ERROR_ACTIVITY_ALREADY_INSTALLED");
+    expect(b24ErrorCode(await appErrorOf(b24.call("bizproc.robot.add", robot)))).toBe("ERROR_ACTIVITY_ALREADY_INSTALLED");
     expect(await b24.call("imconnector.register", { ID: "acme_whatsapp", NAME: "WhatsApp" })).toEqual({ result: false, error: "ICON_REQUIRED", error_description: "Icon is required" });
     expect(portal.state.events).toEqual([{ event: "ONIMCONNECTORMESSAGEADD", handler: "https://app.example.com/bitrix24/events", auth_type: 0, offline: 0 }]);
     expect(portal.registrations()).toEqual({

@@ -1,5 +1,6 @@
-import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loopbackOnly, nockGraph, openNetwork } from "../builders/graph-nock.js";
+import { requestJson } from "../builders/http.js";
 import { api, postWebhook, startTestServer, waitFor } from "../builders/harness.js";
 import { envelope, messagesValue, textMessage } from "../builders/meta-payloads.js";
 import { eventBody, installForm, operatorMessageBody, phpForm, robotBody, startFakeBitrix24, type FakeBitrix24, type FakePortal } from "../builders/fake-bitrix24.js";
@@ -33,27 +34,24 @@ describe("Bitrix24 connector: install, Open Lines, operator replies, robot, card
   let lineId: string;
   let leadId: number;
   let dealId: number;
-  const graph: any[] = [];
+  let graph: any[];
   const phone = "79161234567";
 
   const post = (path: string, body: string, type = "application/x-www-form-urlencoded") => fetch(`${s.url}${path}`, { method: "POST", headers: { "content-type": type }, body });
   const json = async (res: Response) => ({ status: res.status, body: await res.json() });
+  /** The installer page's register call. */
+  const register = (body: Record<string, unknown>) => requestJson(`${s.url}/bitrix24/register`, { method: "POST", body });
   /** Bitrix24 opens the installer: the form POST, then the page's register call with its AUTH_ID. */
   const install = async (p: FakePortal, key = branch.apiKey) => {
     const form = installForm(p);
     const page = await post(`/bitrix24/install?${form.queryString}`, form.body);
     expect(page.status).toBe(200);
-    const reg = await json(await post("/bitrix24/register", JSON.stringify({ member_id: p.memberId, auth: form.fields.AUTH_ID, branch_key: key }), "application/json"));
+    const reg = await register({ member_id: p.memberId, auth: form.fields.AUTH_ID, branch_key: key });
     return { page, reg, form };
   };
   const tab = async (method: string, path: string, opts: { token?: string | null; member?: string; body?: unknown } = {}) => {
     const token = opts.token === undefined ? portal.issueTokens(3).access_token : opts.token;
-    const res = await fetch(`${s.url}/bitrix24/app${path}`, {
-      method,
-      headers: { ...(token ? { "x-b24-auth": token } : {}), "x-b24-member": opts.member ?? portal.memberId, ...(opts.body === undefined ? {} : { "content-type": "application/json" }) },
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-    });
-    return json(res);
+    return requestJson(`${s.url}/bitrix24/app${path}`, { method, headers: { ...(token ? { "x-b24-auth": token } : {}), "x-b24-member": opts.member ?? portal.memberId }, body: opts.body });
   };
   const connection = () => s.store.read((tx) => tx.get("crmConnections", `bitrix24:${portal.memberId}`));
   const statusWebhook = (wamid: string, status: string, to = phone) =>
@@ -61,17 +59,8 @@ describe("Bitrix24 connector: install, Open Lines, operator replies, robot, card
   const wamidOf = (body: unknown) => `wamid.B24${graph.indexOf(body) + 1}`;
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-    nock("http://graph.test").persist().get(`/v25.0/${WABA}/message_templates`).query(true).reply(200, { data: TEMPLATES, paging: {} });
-    nock("http://graph.test")
-      .persist()
-      .post(`/v25.0/${PHONE_NUMBER_ID}/messages`)
-      .reply(200, (_u, body: any) => {
-        if (body.status === "read") return { success: true };
-        graph.push(body);
-        return { messaging_product: "whatsapp", contacts: [{ input: body.to, wa_id: String(body.to).replace("+", "") }], messages: [{ id: `wamid.B24${graph.length}` }] };
-      });
+    loopbackOnly();
+    graph = nockGraph({ templates: TEMPLATES, wamidPrefix: "B24" }).bodies;
     world = await startFakeBitrix24();
     portal = await world.addPortal();
     stranger = await world.addPortal();
@@ -82,9 +71,7 @@ describe("Bitrix24 connector: install, Open Lines, operator replies, robot, card
     s = await startTestServer({
       PUBLIC_URL: PUBLIC,
       WHATSAPP_WABA_ID: WABA,
-      BITRIX24_CLIENT_ID: world.clientId,
-      BITRIX24_CLIENT_SECRET: world.clientSecret,
-      BITRIX24_OAUTH_URL: world.oauthUrl,
+      ...world.env,
     });
     hq = (await api(s.url, s.adminToken, "POST", "/admin/api/branches", { name: "Persona HQ", code: "HQ", crm: "inbox", isHq: true })).body;
     branch = (await api(s.url, s.adminToken, "POST", "/admin/api/branches", { name: "Art Shop", code: "B24SHOP", crm: "bitrix24" })).body;
@@ -93,8 +80,7 @@ describe("Bitrix24 connector: install, Open Lines, operator replies, robot, card
   afterAll(async () => {
     await s?.close();
     await world?.close();
-    nock.cleanAll();
-    nock.enableNetConnect();
+    openNetwork();
   });
 
   it("installs: the installer page keeps the tokens, register binds the branch and registers everything once, also when installed twice", async () => {
@@ -143,14 +129,14 @@ describe("Bitrix24 connector: install, Open Lines, operator replies, robot, card
     const before = JSON.stringify(await connection());
     // A token of another portal presented for this one.
     const foreign = installForm(stranger);
-    expect((await json(await post("/bitrix24/register", JSON.stringify({ member_id: portal.memberId, auth: foreign.fields.AUTH_ID, branch_key: branch.apiKey }), "application/json"))).body.error.code).toBe("invalid_token");
+    expect((await register({ member_id: portal.memberId, auth: foreign.fields.AUTH_ID, branch_key: branch.apiKey })).body.error.code).toBe("invalid_token");
     // A user who is not an administrator.
     const user = portal.issueTokens(5);
     expect((await post("/bitrix24/register", JSON.stringify({ member_id: portal.memberId, auth: user.access_token, branch_key: branch.apiKey }), "application/json")).status).toBe(403);
     const admin = portal.issueTokens(1);
-    expect((await json(await post("/bitrix24/register", JSON.stringify({ member_id: portal.memberId, auth: admin.access_token, branch_key: hq.apiKey }), "application/json"))).body.error.code).toBe("unknown_branch_key");
+    expect((await register({ member_id: portal.memberId, auth: admin.access_token, branch_key: hq.apiKey })).body.error.code).toBe("unknown_branch_key");
     expect((await post("/bitrix24/register", JSON.stringify({ member_id: "0123456789abcdef", auth: admin.access_token, branch_key: branch.apiKey }), "application/json")).status).toBe(404);
-    expect((await json(await post("/bitrix24/register", JSON.stringify({ member_id: portal.memberId, auth: admin.access_token }), "application/json"))).body.error.field).toBe("branch_key");
+    expect((await register({ member_id: portal.memberId, auth: admin.access_token })).body.error.field).toBe("branch_key");
     // An installer POST whose refresh token Bitrix24 never issued, or that names another portal.
     const forged = installForm(portal);
     const badRefresh = await post(`/bitrix24/install?${forged.queryString}`, phpForm({ ...forged.fields, REFRESH_ID: "not-a-refresh-token" }));

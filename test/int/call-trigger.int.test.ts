@@ -1,7 +1,8 @@
-import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loopbackOnly, nockGraph, openNetwork } from "../builders/graph-nock.js";
+import { requestJson } from "../builders/http.js";
 import { api, postWebhook, startTestServer, waitFor } from "../builders/harness.js";
-import { NUMBER, textWebhook } from "../builders/meta-payloads.js";
+import { textWebhook } from "../builders/meta-payloads.js";
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 const WABA = "102290129340398";
@@ -20,20 +21,12 @@ const TEMPLATES = [
 
 describe("call trigger: POST /api/v1/calls", () => {
   let s: Server;
-  const sent: any[] = [];
+  let sent: any[];
   const branches: Record<string, { id: string; apiKey: string }> = {};
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-    nock("http://graph.test").persist().get(`/v25.0/${WABA}/message_templates`).query(true).reply(200, { data: TEMPLATES, paging: {} });
-    nock("http://graph.test")
-      .persist()
-      .post(`/v25.0/${NUMBER.phoneNumberId}/messages`)
-      .reply(200, (_u, body: any) => {
-        sent.push(body);
-        return { messaging_product: "whatsapp", contacts: [{ input: body.to, wa_id: String(body.to).replace("+", "") }], messages: [{ id: `wamid.CALL${sent.length}` }] };
-      });
+    loopbackOnly();
+    sent = nockGraph({ templates: TEMPLATES, wamidPrefix: "CALL" }).bodies;
     s = await startTestServer({ WHATSAPP_WABA_ID: WABA });
     await waitFor(async () => (await api(s.url, s.adminToken, "GET", "/admin/api/templates")).body.templates.length === 2, "templates synced");
     const trigger = (name: string) => ({ template: "salon_closed", language: "ru", params: [name], cooldownHours: 24, events: ["incoming", "missed"] });
@@ -50,12 +43,11 @@ describe("call trigger: POST /api/v1/calls", () => {
   });
   afterAll(async () => {
     await s.close();
-    nock.cleanAll();
-    nock.enableNetConnect();
+    openNetwork();
   });
 
   const call = (code: string, body: unknown, key = branches[code]!.apiKey) =>
-    fetch(`${s.url}/api/v1/calls`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    requestJson(`${s.url}/api/v1/calls`, { method: "POST", headers: { authorization: `Bearer ${key}` }, body }).then((r) => ({ status: r.status, body: r.body }));
   const sentTo = (digits: string) => sent.filter((b) => b.to === `+${digits}`);
   const settle = () => new Promise((r) => setTimeout(r, 300));
 

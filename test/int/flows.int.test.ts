@@ -1,55 +1,28 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dayOf } from "../../backend/src/domain/day.js";
 import { api, postWebhook, startTestServer, waitFor } from "../builders/harness.js";
+import { loopbackOnly, nockGraph, openNetwork, type GraphSend } from "../builders/graph-nock.js";
 import { envelope, messagesValue, NUMBER, textMessage } from "../builders/meta-payloads.js";
 
 type Server_ = Awaited<ReturnType<typeof startTestServer>>;
 
-/** A message as it reached the fake Graph API, with the wamid the fake gave it. */
-interface Sent {
-  body: any;
-  wamid: string;
-}
-
-/** Meta's Graph API faked at the HTTP boundary: sends answered as doc §3.4, the template listing as §6.1. */
-function fakeGraph(): Sent[] {
-  const sent: Sent[] = [];
-  nock("http://graph.test")
-    .persist()
-    .post(`/v25.0/${NUMBER.phoneNumberId}/messages`)
-    .reply(200, (_uri, body: any) => {
-      if (body.status === "read") return { success: true };
-      const wamid = `wamid.FLOW${sent.length + 1}`;
-      sent.push({ body, wamid });
-      const to = String(body.to).replace("+", "");
-      return { messaging_product: "whatsapp", contacts: [{ input: body.to, wa_id: to }], messages: [{ id: wamid }] };
-    });
-  nock("http://graph.test")
-    .persist()
-    .get(`/v25.0/${NUMBER.waba}/message_templates`)
-    .query(true)
-    .reply(200, {
-      data: [
-        {
-          name: "nps_invite",
-          parameter_format: "POSITIONAL",
-          components: [
-            { type: "BODY", text: "{{1}}, спасибо за визит в {{2}}! Оцените нас — это займёт минуту.", example: { body_text: [["Анна", "Art Play"]] } },
-            { type: "BUTTONS", buttons: [{ type: "QUICK_REPLY", text: "Оценить" }] },
-          ],
-          language: "ru",
-          status: "APPROVED",
-          category: "UTILITY",
-          id: "3001",
-        },
-      ],
-      paging: { cursors: { before: "b", after: "a" } },
-    });
-  return sent;
-}
+/** Template objects as `GET /{WABA_ID}/message_templates` lists them (doc §6.1). */
+const TEMPLATES = [
+  {
+    name: "nps_invite",
+    parameter_format: "POSITIONAL",
+    components: [
+      { type: "BODY", text: "{{1}}, спасибо за визит в {{2}}! Оцените нас — это займёт минуту.", example: { body_text: [["Анна", "Art Play"]] } },
+      { type: "BUTTONS", buttons: [{ type: "QUICK_REPLY", text: "Оценить" }] },
+    ],
+    language: "ru",
+    status: "APPROVED",
+    category: "UTILITY",
+    id: "3001",
+  },
+];
 
 const now_s = () => String(Math.floor(Date.now() / 1000));
 
@@ -116,22 +89,21 @@ async function startBooking() {
 
 describe("flows through the real webhook path", () => {
   let s: Server_;
-  let graph: Sent[];
+  let graph: GraphSend[];
   let art: { id: string; apiKey: string };
   let booking: Awaited<ReturnType<typeof startBooking>>;
   const OPERATOR = "79035550101";
 
   const toPhone = (phone: string) => graph.filter((m) => m.body.to === `+${phone}`);
-  const waitSent = (phone: string, what: string, pred: (m: Sent) => boolean) => waitFor(() => toPhone(phone).find(pred), what);
+  const waitSent = (phone: string, what: string, pred: (m: GraphSend) => boolean) => waitFor(() => toPhone(phone).find(pred), what);
   const runsOf = async (flowId: string) => (await api(s.url, s.adminToken, "GET", `/admin/api/flows/${flowId}/runs`)).body.runs as any[];
   const runFor = async (flowId: string, phone: string) => (await runsOf(flowId)).find((r) => r.customerId === `wa:${phone}`);
   const stats = (branchId: string) => s.store.read(async (tx) => (await tx.get("dailyStats", `${branchId}|${dayOf(Date.now())}`))?.counts ?? {});
   const startNps = (phone: string) => api(s.url, s.adminToken, "POST", "/admin/api/flows/nps/start", { phone: `+${phone}`, branchId: art.id });
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-    graph = fakeGraph();
+    loopbackOnly();
+    graph = nockGraph({ templates: TEMPLATES, wamidPrefix: "FLOW", paging: { cursors: { before: "b", after: "a" } } }).sends;
     booking = await startBooking();
     s = await startTestServer({ WHATSAPP_WABA_ID: NUMBER.waba });
     art = (await api(s.url, s.adminToken, "POST", "/admin/api/branches", { name: "Art Play", code: "ART", crm: "inbox", isHq: true })).body;
@@ -147,8 +119,7 @@ describe("flows through the real webhook path", () => {
   afterAll(async () => {
     await s.close();
     await booking.close();
-    nock.cleanAll();
-    nock.enableNetConnect();
+    openNetwork();
   });
 
   it("NPS: a detractor picks a score in the list, comments, is handed over, and the operator is alerted on their phone", async () => {

@@ -6,6 +6,7 @@ import { createLogger } from "../../backend/src/ops/logger.js";
 import { startServer, type RunningServer } from "../../backend/src/server.js";
 import { LowdbStore } from "../../backend/src/store/lowdb/lowdb.store.js";
 import { INDEXES } from "../../backend/src/store/store.port.js";
+import { loopbackOnly, nockGraph, openNetwork } from "../builders/graph-nock.js";
 import { APP_SECRET, productionEnv, tempDir, waitFor } from "../builders/harness.js";
 import { NUMBER } from "../builders/meta-payloads.js";
 import { botToken, chatHookSignature, startFakeAmo, widgetToken, type FakeAccount, type FakeAmo } from "../builders/fake-amocrm.js";
@@ -109,14 +110,8 @@ describe("fuzz: no 5xx, no crash, no stored garbage", () => {
   const branchIds = async () => JSON.parse((await admin("GET", "/admin/api/branches")).text).map((b: { id: string }) => b.id).sort() as string[];
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-    nock("http://graph.test").persist().get(`/v25.0/${WABA}/message_templates`).query(true).reply(200, { data: TEMPLATES, paging: {} });
-    let n = 0;
-    nock("http://graph.test")
-      .persist()
-      .post(`/v25.0/${NUMBER.phoneNumberId}/messages`)
-      .reply(200, (_u, body: any) => (body?.status === "read" ? { success: true } : { messaging_product: "whatsapp", contacts: [{ input: body?.to, wa_id: String(body?.to).replace("+", "") }], messages: [{ id: `wamid.FUZZ${++n}` }] }));
+    loopbackOnly();
+    nockGraph({ templates: TEMPLATES, wamidPrefix: "FUZZ" });
     // Media lookups of random ids: Meta says it does not know them.
     nock("http://graph.test").persist().get(/\/v25\.0\/.*/).reply(404, { error: { message: "Unsupported get request.", type: "GraphMethodException", code: 100, error_subcode: 33 } });
     amo = await startFakeAmo({ ...CLIENT, redirectUri: `${PUBLIC}/amocrm/oauth`, ...CHANNEL });
@@ -131,16 +126,8 @@ describe("fuzz: no 5xx, no crash, no stored garbage", () => {
         ADMIN_TOKEN: ADMIN,
         ADMIN_RATE_LIMIT: "1000000",
         WHATSAPP_WABA_ID: WABA,
-        AMOCRM_CLIENT_ID: CLIENT.clientId,
-        AMOCRM_CLIENT_SECRET: CLIENT.clientSecret,
-        AMOCRM_SCHEME: "http",
-        AMOJO_URL: amo.amojoUrl,
-        AMOJO_CHANNEL_ID: CHANNEL.channelId,
-        AMOJO_CHANNEL_SECRET: CHANNEL.channelSecret,
-        AMOJO_BOT_ID: CHANNEL.botId,
-        BITRIX24_CLIENT_ID: b24.clientId,
-        BITRIX24_CLIENT_SECRET: b24.clientSecret,
-        BITRIX24_OAUTH_URL: b24.oauthUrl,
+        ...amo.env,
+        ...b24.env,
       }),
       { logger: createLogger("silent") },
     );
@@ -163,8 +150,7 @@ describe("fuzz: no 5xx, no crash, no stored garbage", () => {
     await amo?.close();
     await b24?.close();
     await dir?.remove();
-    nock.cleanAll();
-    nock.enableNetConnect();
+    openNetwork();
   });
 
   it("Meta webhook: signed near-schema JSON and signed garbage are stored or refused, never a 5xx; unsigned ones are refused", async () => {

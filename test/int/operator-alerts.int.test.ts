@@ -1,52 +1,26 @@
 import type { Server } from "node:http";
 import axios from "axios";
-import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp, type App } from "../../backend/src/app.js";
 import { loadConfig } from "../../backend/src/config.js";
 import { createLogger } from "../../backend/src/ops/logger.js";
 import { LowdbStore } from "../../backend/src/store/lowdb/lowdb.store.js";
 import { APP_SECRET, api, postWebhook, productionEnv, tempDir, waitFor } from "../builders/harness.js";
+import { loopbackOnly, nockGraph, openNetwork, type GraphSend } from "../builders/graph-nock.js";
 import { envelope, messagesValue, NUMBER, textMessage } from "../builders/meta-payloads.js";
 
-interface Sent {
-  body: any;
-  wamid: string;
-}
-
-/** Meta's Graph API faked at the HTTP boundary: sends (doc §3.4) and the template listing (doc §6.1). */
-function fakeGraph(): Sent[] {
-  const sent: Sent[] = [];
-  nock("http://graph.test")
-    .persist()
-    .post(`/v25.0/${NUMBER.phoneNumberId}/messages`)
-    .reply(200, (_uri, body: any) => {
-      if (body.status === "read") return { success: true };
-      const wamid = `wamid.ALERT${sent.length + 1}`;
-      sent.push({ body, wamid });
-      const to = String(body.to).replace("+", "");
-      return { messaging_product: "whatsapp", contacts: [{ input: body.to, wa_id: to }], messages: [{ id: wamid }] };
-    });
-  nock("http://graph.test")
-    .persist()
-    .get(`/v25.0/${NUMBER.waba}/message_templates`)
-    .query(true)
-    .reply(200, {
-      data: [
-        {
-          name: "operator_alert",
-          parameter_format: "POSITIONAL",
-          components: [{ type: "BODY", text: "Клиент {{1}} ждёт ответа: {{2}}", example: { body_text: [["Анна (+79160000000)", "https://example.com/inbox"]] } }],
-          language: "ru",
-          status: "APPROVED",
-          category: "UTILITY",
-          id: "4001",
-        },
-      ],
-      paging: { cursors: { before: "b", after: "a" } },
-    });
-  return sent;
-}
+/** Template objects as `GET /{WABA_ID}/message_templates` lists them (doc §6.1). */
+const TEMPLATES = [
+  {
+    name: "operator_alert",
+    parameter_format: "POSITIONAL",
+    components: [{ type: "BODY", text: "Клиент {{1}} ждёт ответа: {{2}}", example: { body_text: [["Анна (+79160000000)", "https://example.com/inbox"]] } }],
+    language: "ru",
+    status: "APPROVED",
+    category: "UTILITY",
+    id: "4001",
+  },
+];
 
 const MIN = 60_000;
 const ADMIN = "admin-token-0123456789";
@@ -64,7 +38,7 @@ describe("operator alerts", () => {
   let app: App;
   let server: Server;
   let url: string;
-  let graph: Sent[];
+  let graph: GraphSend[];
   let hq: { id: string; apiKey: string };
   let art: { id: string; apiKey: string };
   const OLGA = "79035550101"; // Art Play, wants WhatsApp alerts, wrote to the number today
@@ -96,9 +70,8 @@ describe("operator alerts", () => {
   }
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-    graph = fakeGraph();
+    loopbackOnly();
+    graph = nockGraph({ templates: TEMPLATES, wamidPrefix: "ALERT", paging: { cursors: { before: "b", after: "a" } } }).sends;
     dir = await tempDir();
     await boot();
     hq = (await api(url, ADMIN, "POST", "/admin/api/branches", { name: "Persona HQ", code: "HQ", crm: "inbox", isHq: true })).body;
@@ -112,8 +85,7 @@ describe("operator alerts", () => {
   afterAll(async () => {
     await shutdown();
     await dir.remove();
-    nock.cleanAll();
-    nock.enableNetConnect();
+    openNetwork();
   });
 
   it("keeps the alert settings consistent", async () => {

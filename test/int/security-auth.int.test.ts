@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
-import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loopbackOnly, openNetwork } from "../builders/graph-nock.js";
+import { requestJson } from "../builders/http.js";
 import { APP_SECRET, VERIFY_TOKEN, api, postWebhook, startReceiver, startTestServer, waitFor } from "../builders/harness.js";
 import { textWebhook } from "../builders/meta-payloads.js";
 import { botToken, chatHookBody, chatHookSignature, disconnectQuery, startFakeAmo, widgetToken, type FakeAccount, type FakeAmo, type TokenOptions } from "../builders/fake-amocrm.js";
@@ -40,20 +41,15 @@ describe("authentication and signatures at every entry point", () => {
   let leadId: number;
 
   const opts = (o: Partial<TokenOptions> = {}): TokenOptions => ({ account: acc, ...CLIENT, aud: PUBLIC, ...o });
-  const context = async (token: string | undefined) => {
-    const res = await fetch(`${s.url}/amocrm/widget/context?lead_id=${leadId}`, { headers: token === undefined ? {} : { "x-auth-token": token } });
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const context = (token: string | undefined) => requestJson(`${s.url}/amocrm/widget/context?lead_id=${leadId}`, { headers: token === undefined ? {} : { "x-auth-token": token } });
   const salesbot = async (token: string, n: number) => {
     const body = { token, data: { template: "nope", language: "ru", lead_id: String(leadId) }, return_url: `http://${acc.domain}/api/v4/salesbot/1/continue/${n}` };
-    const res = await fetch(`${s.url}/amocrm/salesbot`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-    return { status: res.status, body: (await res.json()) as any };
+    return requestJson(`${s.url}/amocrm/salesbot`, { method: "POST", body });
   };
   const form = (path: string, body: string) => fetch(`${s.url}${path}`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body });
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+    loopbackOnly();
     amo = await startFakeAmo({ ...CLIENT, redirectUri: `${PUBLIC}/amocrm/oauth`, ...CHANNEL });
     acc = await amo.addAccount({ id: 41000001, subdomain: "authacc" });
     other = await amo.addAccount({ id: 41000002, subdomain: "otheracc" });
@@ -63,16 +59,8 @@ describe("authentication and signatures at every entry point", () => {
     receiver = await startReceiver([200]);
     s = await startTestServer({
       PUBLIC_URL: PUBLIC,
-      AMOCRM_CLIENT_ID: CLIENT.clientId,
-      AMOCRM_CLIENT_SECRET: CLIENT.clientSecret,
-      AMOCRM_SCHEME: "http",
-      AMOJO_URL: amo.amojoUrl,
-      AMOJO_CHANNEL_ID: CHANNEL.channelId,
-      AMOJO_CHANNEL_SECRET: CHANNEL.channelSecret,
-      AMOJO_BOT_ID: CHANNEL.botId,
-      BITRIX24_CLIENT_ID: b24.clientId,
-      BITRIX24_CLIENT_SECRET: b24.clientSecret,
-      BITRIX24_OAUTH_URL: b24.oauthUrl,
+      ...amo.env,
+      ...b24.env,
     });
     const amoBranch = (await api(s.url, s.adminToken, "POST", "/admin/api/branches", { name: "Amo", code: "AMO", crm: "amocrm" })).body;
     const b24Branch = (await api(s.url, s.adminToken, "POST", "/admin/api/branches", { name: "B24", code: "B24", crm: "bitrix24" })).body;
@@ -93,8 +81,7 @@ describe("authentication and signatures at every entry point", () => {
     await amo?.close();
     await b24?.close();
     await receiver?.close();
-    nock.cleanAll();
-    nock.enableNetConnect();
+    openNetwork();
   });
 
   describe("amoCRM widget X-Auth-Token (HS256, client secret)", () => {

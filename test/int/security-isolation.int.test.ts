@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import nock from "nock";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loopbackOnly, nockGraph, openNetwork } from "../builders/graph-nock.js";
 import { api, postWebhook, startTestServer, waitFor } from "../builders/harness.js";
 import { envelope, messagesValue, NUMBER, textMessage } from "../builders/meta-payloads.js";
 import { chatHookBody, chatHookSignature, startFakeAmo, widgetToken, type FakeAccount, type FakeAmo } from "../builders/fake-amocrm.js";
@@ -56,7 +57,7 @@ describe("tenant isolation: branch A's credentials against branch B's resources"
   let A: Br, B: Br, amoA: Br, amoB: Br, b24A: Br, b24B: Br;
   let leadOfAmoB: number;
   let leadOfB24B: number;
-  const graph: any[] = [];
+  let graph: any[];
   const ids = {} as { bOut: string; bIn: string; bDialog: string; bImage: string; aImageLink: string; amoBDialog: string; b24BDialog: string };
 
   const dialogId = (branch: Br, phone: string) => `${branch.id}:wa:${phone}`;
@@ -97,17 +98,8 @@ describe("tenant isolation: branch A's credentials against branch B's resources"
   }
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-    nock("http://graph.test").persist().get(`/v25.0/${WABA}/message_templates`).query(true).reply(200, { data: TEMPLATES, paging: {} });
-    nock("http://graph.test")
-      .persist()
-      .post(`/v25.0/${NUMBER.phoneNumberId}/messages`)
-      .reply(200, (_u, body: any) => {
-        if (body.status === "read") return { success: true };
-        graph.push(body);
-        return { messaging_product: "whatsapp", contacts: [{ input: body.to, wa_id: String(body.to).replace("+", "") }], messages: [{ id: `wamid.ISO${graph.length}` }] };
-      });
+    loopbackOnly();
+    graph = nockGraph({ templates: TEMPLATES, wamidPrefix: "ISO" }).bodies;
     for (const id of Object.values(MEDIA_IDS)) {
       nock("http://graph.test")
         .persist()
@@ -134,16 +126,8 @@ describe("tenant isolation: branch A's credentials against branch B's resources"
     s = await startTestServer({
       PUBLIC_URL: PUBLIC,
       WHATSAPP_WABA_ID: WABA,
-      AMOCRM_CLIENT_ID: CLIENT.clientId,
-      AMOCRM_CLIENT_SECRET: CLIENT.clientSecret,
-      AMOCRM_SCHEME: "http",
-      AMOJO_URL: amo.amojoUrl,
-      AMOJO_CHANNEL_ID: CHANNEL.channelId,
-      AMOJO_CHANNEL_SECRET: CHANNEL.channelSecret,
-      AMOJO_BOT_ID: CHANNEL.botId,
-      BITRIX24_CLIENT_ID: b24.clientId,
-      BITRIX24_CLIENT_SECRET: b24.clientSecret,
-      BITRIX24_OAUTH_URL: b24.oauthUrl,
+      ...amo.env,
+      ...b24.env,
     });
     const create = async (name: string, code: string, crm: string, extra: Record<string, unknown> = {}): Promise<Br> => {
       const res = await api(s.url, s.adminToken, "POST", "/admin/api/branches", { name, code, crm, ...extra });
@@ -207,8 +191,7 @@ describe("tenant isolation: branch A's credentials against branch B's resources"
     await s?.close();
     await amo?.close();
     await b24?.close();
-    nock.cleanAll();
-    nock.enableNetConnect();
+    openNetwork();
   });
 
   interface Attempt {

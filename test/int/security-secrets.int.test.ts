@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../backend/src/ops/logger.js";
 import { SecretBox } from "../../backend/src/security/secret-box.js";
 import { startServer, type RunningServer } from "../../backend/src/server.js";
+import { loopbackOnly, nockGraph, openNetwork } from "../builders/graph-nock.js";
 import { api, postWebhook, productionEnv, startReceiver, tempDir, waitFor } from "../builders/harness.js";
 import { envelope, messagesValue, NUMBER, textMessage } from "../builders/meta-payloads.js";
 import { botToken, startFakeAmo, widgetToken, type FakeAccount, type FakeAmo } from "../builders/fake-amocrm.js";
@@ -63,15 +64,10 @@ describe("secrets are sealed at rest and absent from logs", () => {
   };
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-    nock("http://graph.test").persist().get(`/v25.0/${WABA}/message_templates`).query(true).reply(200, { data: TEMPLATES, paging: {} });
-    let n = 0;
+    loopbackOnly();
+    // One send fails first: added before the fake's interceptors, it answers first.
     nock("http://graph.test").post(`/v25.0/${NUMBER.phoneNumberId}/messages`).once().reply(500, { error: { message: "An unknown error has occurred.", type: "OAuthException", code: 1, fbtrace_id: "AbC" } });
-    nock("http://graph.test")
-      .persist()
-      .post(`/v25.0/${NUMBER.phoneNumberId}/messages`)
-      .reply(200, (_u, body: any) => (body.status === "read" ? { success: true } : { messaging_product: "whatsapp", contacts: [{ input: body.to, wa_id: String(body.to).replace("+", "") }], messages: [{ id: `wamid.SEC${++n}` }] }));
+    nockGraph({ templates: TEMPLATES, wamidPrefix: "SEC" });
     amo = await startFakeAmo({ ...CLIENT, redirectUri: `${PUBLIC}/amocrm/oauth`, ...CHANNEL });
     acc = await amo.addAccount({ id: 42000001, subdomain: "secrets" });
     const lead = acc.addLead({ name: "Lead", contactId: acc.addContact({ name: "Ivan", phone: "+79165550101" }) });
@@ -95,16 +91,8 @@ describe("secrets are sealed at rest and absent from logs", () => {
         WHATSAPP_VERIFY_TOKEN: SECRETS.verifyToken,
         ADMIN_TOKEN: SECRETS.adminToken,
         SECRET_KEY: SECRETS.secretKey,
-        AMOCRM_CLIENT_ID: CLIENT.clientId,
-        AMOCRM_CLIENT_SECRET: CLIENT.clientSecret,
-        AMOCRM_SCHEME: "http",
-        AMOJO_URL: amo.amojoUrl,
-        AMOJO_CHANNEL_ID: CHANNEL.channelId,
-        AMOJO_CHANNEL_SECRET: CHANNEL.channelSecret,
-        AMOJO_BOT_ID: CHANNEL.botId,
-        BITRIX24_CLIENT_ID: b24.clientId,
-        BITRIX24_CLIENT_SECRET: b24.clientSecret,
-        BITRIX24_OAUTH_URL: b24.oauthUrl,
+        ...amo.env,
+        ...b24.env,
       }),
       { logger: createLogger("trace", sink) },
     );
@@ -195,8 +183,7 @@ describe("secrets are sealed at rest and absent from logs", () => {
     await b24?.close();
     await receiver?.close();
     await dir?.remove();
-    nock.cleanAll();
-    nock.enableNetConnect();
+    openNetwork();
   });
 
   it("collected the secrets of every kind (the scenario really ran)", () => {

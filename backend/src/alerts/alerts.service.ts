@@ -5,6 +5,7 @@ import type { AlertNotification, AlertStage, Customer, Dialog, Handover, Message
 import { windowState } from "../domain/window.js";
 import { customerByPhone } from "../inbound/customers.js";
 import type { JobHandler } from "../jobs/job-runner.js";
+import { newJob } from "../jobs/new-job.js";
 import type { Logger } from "../ops/logger.js";
 import { queueOutbound } from "../outbound/outbox.js";
 import { prepareTemplate } from "../outbound/template-send.js";
@@ -168,7 +169,7 @@ export class AlertService {
   }
 
   private schedule(tx: Tx, h: Handover, stage: AlertJob["stage"], runAt: number, now: number) {
-    return tx.enqueue({ id: `job_${randomUUID()}`, queue: ALERT_QUEUE, branchId: h.branchId, payload: { handoverId: h.id, stage } satisfies AlertJob, state: "pending", attempts: 0, runAt, createdAt: now, updatedAt: now });
+    return tx.enqueue(newJob(ALERT_QUEUE, { handoverId: h.id, stage } satisfies AlertJob, now, { branchId: h.branchId, runAt }));
   }
 }
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { notFound, unprocessable } from "../errors.js";
+import { badRequest, notFound, unprocessable } from "../errors.js";
 import { waIdCandidates } from "../domain/phone.js";
 import { prefillParams, type CardFacts } from "../domain/template-prefill.js";
 import { describeTemplate } from "../domain/templates.js";
@@ -161,4 +161,13 @@ function bodyExamples(t: TemplateRecord): Record<string, string> {
   body?.example?.body_text?.[0]?.forEach((v, i) => (out[String(i + 1)] = v));
   for (const p of body?.example?.body_text_named_params ?? []) out[p.param_name] = p.example;
   return out;
+}
+
+/** A panel request's input checked against its schema: a 400 naming the field (under `field`, when given) on the first issue. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, field?: string): z.infer<S> {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const path = [field, ...issue.path].filter((p) => p !== undefined && p !== "").join(".");
+  throw badRequest(path ? `${path}: ${issue.message}` : issue.message, path || undefined);
 }

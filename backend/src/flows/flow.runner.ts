@@ -6,6 +6,7 @@ import { RESERVED_VARS, type Json, type Vars } from "../domain/flows/flow-vars.j
 import type { Branch, Customer, FlowRun, Job } from "../domain/types.js";
 import { windowState } from "../domain/window.js";
 import type { JobHandler } from "../jobs/job-runner.js";
+import { newJob } from "../jobs/new-job.js";
 import type { Logger } from "../ops/logger.js";
 import { queueOutbound } from "../outbound/outbox.js";
 import { prepareTemplate } from "../outbound/template-send.js";
@@ -280,7 +281,7 @@ export class FlowRunner {
 
   private enqueue(tx: Tx, payload: FlowJob, runAt: number, branchId: string): Promise<Job> {
     const now = this.deps.now();
-    return tx.enqueue({ id: `job_${randomUUID()}`, queue: FLOW_QUEUE, branchId, payload, state: "pending", attempts: 0, runAt, createdAt: now, updatedAt: now });
+    return tx.enqueue(newJob(FLOW_QUEUE, payload, now, { branchId, runAt }));
   }
 }
 

@@ -1,12 +1,12 @@
 import { z } from "zod";
-import { AppError, badRequest, notFound } from "../../errors.js";
+import { AppError, notFound } from "../../errors.js";
 import { normalizeCrmPhone } from "../../domain/phone.js";
 import type { Branch, CrmConnection } from "../../domain/types.js";
 import { issuerHost, verifyWidgetToken } from "../../crm/amocrm/amocrm.jwt.js";
 import { amoConnectionId, type AmoKit } from "../../crm/amocrm/amocrm.kit.js";
 import { hashApiKey } from "../../security/api-keys.js";
 import type { Store } from "../../store/store.port.js";
-import { branchRef, CardPanel, templateChoice, type Card, type CardPanelDeps } from "../card-panel.js";
+import { branchRef, CardPanel, templateChoice, type Card, type CardPanelDeps, parseInput } from "../card-panel.js";
 
 export interface PanelDeps extends CardPanelDeps {
   kit: AmoKit;
@@ -56,7 +56,7 @@ export class AmoPanelService {
 
   /** Binds the account to the branch whose key the admin entered; a branch has one account. */
   async register(token: string | undefined, body: unknown) {
-    const { branch_key } = parse(registerSchema, body);
+    const { branch_key } = parseInput(registerSchema, body);
     const s = await this.session(token, { needInstall: true });
     const now = this.deps.now();
     const branch = await this.deps.store.transact(async (tx) => {
@@ -76,18 +76,18 @@ export class AmoPanelService {
   async context(token: string | undefined, rawLeadId: unknown) {
     const s = await this.session(token, { needInstall: false });
     if (!s?.branch) return { bound: false as const };
-    const card = rawLeadId === undefined || rawLeadId === "" ? undefined : await this.card(s.connection, parse(leadId, rawLeadId, "lead_id"));
+    const card = rawLeadId === undefined || rawLeadId === "" ? undefined : await this.card(s.connection, parseInput(leadId, rawLeadId, "lead_id"));
     return this.panel.context(s.branch, card);
   }
 
   async send(token: string | undefined, body: unknown) {
-    const input = parse(sendSchema, body);
+    const input = parseInput(sendSchema, body);
     const { branch, connection } = await this.bound(token);
     return this.panel.send(branch, await this.card(connection, input.lead_id), input.template, { leadId: String(input.lead_id) });
   }
 
   async transfer(token: string | undefined, body: unknown) {
-    const input = parse(transferSchema, body);
+    const input = parseInput(transferSchema, body);
     const { branch, connection } = await this.bound(token);
     return this.panel.transfer(branch, await this.card(connection, input.lead_id), input.branch_id, "amoCRM");
   }
@@ -102,12 +102,4 @@ export class AmoPanelService {
     const phone = contact?.phones.map((p) => normalizeCrmPhone(p)).find((p) => p.ok);
     return { lead, contact, phone: phone?.ok ? phone.e164 : undefined };
   }
-}
-
-function parse<S extends z.ZodType>(schema: S, input: unknown, field?: string): z.infer<S> {
-  const r = schema.safeParse(input);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const path = [field, ...issue.path].filter((p) => p !== undefined && p !== "").join(".");
-  throw badRequest(path ? `${path}: ${issue.message}` : issue.message, path || undefined);
 }

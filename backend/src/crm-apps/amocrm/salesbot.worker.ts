@@ -1,19 +1,14 @@
-import { createHash } from "node:crypto";
 import { z } from "zod";
 import { AppError, badRequest } from "../../errors.js";
-import { normalizeCrmPhone, waIdCandidates } from "../../domain/phone.js";
+import { normalizeCrmPhone } from "../../domain/phone.js";
 import type { Job } from "../../domain/types.js";
 import type { AmoApi } from "../../crm/amocrm/amocrm.api.js";
 import { issuerHost, verifyBotToken } from "../../crm/amocrm/amocrm.jwt.js";
 import { amoConnectionId, type AmoKit } from "../../crm/amocrm/amocrm.kit.js";
-import { langOfDomain, managerText } from "../../crm/manager-text.js";
-import { customerByPhone } from "../../inbound/customers.js";
 import type { JobHandler } from "../../jobs/job-runner.js";
 import type { Logger } from "../../ops/logger.js";
-import { queueOutbound } from "../../outbound/outbox.js";
-import { prepareTemplate } from "../../outbound/template-send.js";
 import type { Store } from "../../store/store.port.js";
-import { newJob } from "../../jobs/new-job.js";
+import { queueTemplateStep, templateStepHandler } from "../template-step.js";
 
 export const AMO_SALESBOT_QUEUE = "amocrm.salesbot";
 
@@ -90,13 +85,7 @@ export async function acceptSalesbotRequest(deps: SalesbotDeps, body: unknown): 
   const now = deps.now();
   const payload: SalesbotPayload = { connectionId, returnUrl, step: step.data, entity: { type: claims.entityType, id: claims.entityId ? Number(claims.entityId) : undefined } };
   // amoCRM fires the request again when it did not get the continue call: one send per bot step.
-  const seenId = `amo:bot:${createHash("sha256").update(returnUrl).digest("base64url")}`;
-  const queued = await deps.store.transact(async (tx) => {
-    if (!(await tx.insertIfAbsent("seenKeys", { id: seenId, at: now }))) return false;
-    await tx.enqueue(newJob(AMO_SALESBOT_QUEUE, payload, now, { branchId: connection.branchId }));
-    return true;
-  });
-  return queued ? "queued" : "repeat";
+  return queueTemplateStep(deps.store, { queue: AMO_SALESBOT_QUEUE, seenPrefix: "amo:bot", stepKey: returnUrl, payload, branchId: connection.branchId, now });
 }
 
 const safeJson = (s: string): unknown => {
@@ -112,48 +101,17 @@ function audiencesOf(kit: AmoKit): string[] {
 }
 
 export function salesbotHandler(deps: SalesbotDeps): JobHandler {
-  return {
-    queue: AMO_SALESBOT_QUEUE,
-    maxAttempts: 6,
-    backoffMs: 2000,
-    concurrency: 8,
-    async run(job, ctx) {
-      const p = job.payload as SalesbotPayload;
-      const connection = await deps.store.read((tx) => tx.get("crmConnections", p.connectionId));
-      if (!connection?.branchId || connection.state !== "connected") {
-        await deps.store.transact((tx) => ctx.complete(tx));
-        return;
-      }
-      const api = deps.kit.api(connection);
-      const fail = async (error: { code: string; message: string }) => {
-        await api.continueBot(p.returnUrl, { data: { status: "fail", error: managerText(error, langOfDomain(connection.domain)) } });
-        await deps.store.transact((tx) => ctx.complete(tx));
-      };
-      const phone = await phoneOf(api, p);
-      if (!phone) return fail({ code: "invalid_phone", message: "the lead has no contact with a phone number" });
-      try {
-        const queued = await deps.store.transact(async (tx) => {
-          const customer = await customerByPhone(tx, waIdCandidates(phone), deps.now());
-          const prepared = await prepareTemplate(tx, { name: p.step.template, language: p.step.language, params: p.step.params });
-          const result = await queueOutbound(tx, {
-            customer,
-            branchId: connection.branchId!,
-            content: prepared.content,
-            template: prepared.template,
-            origin: "automation",
-            crmRefs: { salesbotReturnUrl: p.returnUrl, ...(p.step.lead_id ? { leadId: String(p.step.lead_id) } : {}) },
-            now: deps.now(),
-          });
-          await ctx.complete(tx);
-          return result;
-        });
-        deps.onQueued(queued.job);
-      } catch (err) {
-        if (err instanceof AppError && err.httpStatus === 422) return fail({ code: err.code, message: err.message });
-        throw err;
-      }
-    },
-  };
+  return templateStepHandler<SalesbotPayload>(AMO_SALESBOT_QUEUE, deps, (p, connection) => {
+    const api = deps.kit.api(connection);
+    return {
+      template: { name: p.step.template, language: p.step.language, params: p.step.params },
+      findPhone: () => phoneOf(api, p),
+      noPhone: "the lead has no contact with a phone number",
+      crmRefs: { salesbotReturnUrl: p.returnUrl, ...(p.step.lead_id ? { leadId: String(p.step.lead_id) } : {}) },
+      refusedStatuses: [422],
+      reportFailure: (text) => api.continueBot(p.returnUrl, { data: { status: "fail", error: text } }),
+    };
+  });
 }
 
 /** The phone the step names, else the contact's, else the lead's main contact's. */

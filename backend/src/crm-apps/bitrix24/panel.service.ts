@@ -1,12 +1,12 @@
 import { z } from "zod";
-import { AppError, badRequest, notFound } from "../../errors.js";
+import { AppError, notFound } from "../../errors.js";
 import { normalizeCrmPhone } from "../../domain/phone.js";
 import type { Branch, CrmConnection } from "../../domain/types.js";
 import type { B24Api } from "../../crm/bitrix24/bitrix24.api.js";
 import { b24ErrorCode } from "../../crm/bitrix24/bitrix24.api.js";
 import type { B24Kit } from "../../crm/bitrix24/bitrix24.kit.js";
 import type { Store } from "../../store/store.port.js";
-import { CardPanel, templateChoice, type Card, type CardPanelDeps } from "../card-panel.js";
+import { CardPanel, templateChoice, type Card, type CardPanelDeps, parseInput } from "../card-panel.js";
 
 export interface B24PanelDeps extends CardPanelDeps {
   kit: B24Kit;
@@ -60,19 +60,19 @@ export class B24PanelService {
   async context(caller: B24Caller, entity: B24Entity, rawId: unknown) {
     const s = await this.session(caller);
     if (!s.branch) return { bound: false as const };
-    const card = rawId === undefined || rawId === "" ? undefined : await this.card(s.connection, entity, parse(entityId, rawId, "lead_id"));
+    const card = rawId === undefined || rawId === "" ? undefined : await this.card(s.connection, entity, parseInput(entityId, rawId, "lead_id"));
     return this.panel.context(s.branch, card);
   }
 
   async send(caller: B24Caller, entity: B24Entity, body: unknown) {
-    const input = parse(sendSchema, body);
+    const input = parseInput(sendSchema, body);
     const { branch, connection } = await this.bound(caller);
     const refs: Record<string, string> = { b24Document: `${entity.toUpperCase()}_${input.lead_id}` };
     return this.panel.send(branch, await this.card(connection, entity, input.lead_id), input.template, refs);
   }
 
   async transfer(caller: B24Caller, entity: B24Entity, body: unknown) {
-    const input = parse(transferSchema, body);
+    const input = parseInput(transferSchema, body);
     const { branch, connection } = await this.bound(caller);
     return this.panel.transfer(branch, await this.card(connection, entity, input.lead_id), input.branch_id, "Bitrix24");
   }
@@ -133,12 +133,4 @@ function customFields(record: Record<string, unknown>): Record<string, string> {
     else if (typeof v === "number") out[k] = String(v);
   }
   return out;
-}
-
-function parse<S extends z.ZodType>(schema: S, input: unknown, field?: string): z.infer<S> {
-  const r = schema.safeParse(input);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const path = [field, ...issue.path].filter((p) => p !== undefined && p !== "").join(".");
-  throw badRequest(path ? `${path}: ${issue.message}` : issue.message, path || undefined);
 }

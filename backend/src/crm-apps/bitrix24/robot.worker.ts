@@ -1,20 +1,17 @@
-import { createHash, randomUUID } from "node:crypto";
 import { AppError, badRequest } from "../../errors.js";
-import { normalizeCrmPhone, waIdCandidates } from "../../domain/phone.js";
+import { normalizeCrmPhone } from "../../domain/phone.js";
 import type { Job } from "../../domain/types.js";
 import type { B24Api } from "../../crm/bitrix24/bitrix24.api.js";
 import { b24ErrorCode } from "../../crm/bitrix24/bitrix24.api.js";
 import type { B24Kit } from "../../crm/bitrix24/bitrix24.kit.js";
 import { parseNestedForm } from "../../crm/bitrix24/form-body.js";
 import { parseDocumentId, parseTemplateOption, ROBOT_CODE } from "../../crm/bitrix24/imconnector-mapping.js";
-import { langOfDomain, managerText } from "../../crm/manager-text.js";
-import { customerByPhone } from "../../inbound/customers.js";
 import type { JobHandler } from "../../jobs/job-runner.js";
 import type { Logger } from "../../ops/logger.js";
-import { queueOutbound } from "../../outbound/outbox.js";
-import { prepareTemplate } from "../../outbound/template-send.js";
 import { safeEqual } from "../../security/api-keys.js";
 import type { Store } from "../../store/store.port.js";
+import { queueTemplateStep, templateStepHandler } from "../template-step.js";
+import { newJob } from "../../jobs/new-job.js";
 import { syncRobotTemplates } from "./install.service.js";
 
 export const B24_ROBOT_QUEUE = "bitrix24.robot";
@@ -86,13 +83,7 @@ export async function acceptRobotCall(deps: B24RobotDeps, raw: string): Promise<
   }
   const payload: RobotPayload = { connectionId: connection.id, eventToken, document, template, phone: str(props.phone), vars: varsOf(props.vars) };
   const now = deps.now();
-  const seenId = `b24:robot:${createHash("sha256").update(eventToken).digest("base64url")}`;
-  const queued = await deps.store.transact(async (tx) => {
-    if (!(await tx.insertIfAbsent("seenKeys", { id: seenId, at: now }))) return false;
-    await tx.enqueue({ id: `job_${randomUUID()}`, queue: B24_ROBOT_QUEUE, branchId: connection.branchId, payload, state: "pending", attempts: 0, runAt: now, createdAt: now, updatedAt: now });
-    return true;
-  });
-  return queued ? "queued" : "repeat";
+  return queueTemplateStep(deps.store, { queue: B24_ROBOT_QUEUE, seenPrefix: "b24:robot", stepKey: eventToken, payload, branchId: connection.branchId, now });
 }
 
 /**
@@ -101,55 +92,24 @@ export async function acceptRobotCall(deps: B24RobotDeps, raw: string): Promise<
  * send (no phone, unknown template, bad parameters, opt-out) is answered here at once.
  */
 export function robotHandler(deps: B24RobotDeps): JobHandler {
-  return {
-    queue: B24_ROBOT_QUEUE,
-    maxAttempts: 6,
-    backoffMs: 2000,
-    concurrency: 8,
-    async run(job, ctx) {
-      const p = job.payload as RobotPayload;
-      const connection = await deps.store.read((tx) => tx.get("crmConnections", p.connectionId));
-      if (!connection?.branchId || connection.state !== "connected") {
-        await deps.store.transact((tx) => ctx.complete(tx));
-        return;
-      }
-      const api = deps.kit.api(connection);
-      const fail = async (error: { code: string; message: string }) => {
-        const text = managerText(error, langOfDomain(connection.domain));
+  return templateStepHandler<RobotPayload>(B24_ROBOT_QUEUE, deps, (p, connection) => {
+    const api = deps.kit.api(connection);
+    const template = parseTemplateOption(p.template);
+    return {
+      template: template ? { ...template, params: p.vars.length > 0 ? p.vars : undefined } : { refused: { code: "template_not_found", message: `'${p.template}' is not 'name|language'` } },
+      findPhone: () => phoneOf(api, p),
+      noPhone: "the document's client has no phone number",
+      crmRefs: { b24EventToken: p.eventToken, b24Document: `${p.document.entity.toUpperCase()}_${p.document.id}` },
+      refusedStatuses: [422, 429],
+      reportFailure: async (text) => {
         try {
           await api.call("bizproc.event.send", { EVENT_TOKEN: p.eventToken, RETURN_VALUES: { message_id: "", status: "failed" }, LOG_MESSAGE: `WhatsApp: ${text}` });
         } catch (err) {
           if (b24ErrorCode(err) !== "ACCESS_DENIED") throw err;
         }
-        await deps.store.transact((tx) => ctx.complete(tx));
-      };
-      const template = parseTemplateOption(p.template);
-      if (!template) return fail({ code: "template_not_found", message: `'${p.template}' is not 'name|language'` });
-      const phone = await phoneOf(api, p);
-      if (!phone) return fail({ code: "invalid_phone", message: "the document's client has no phone number" });
-      try {
-        const queued = await deps.store.transact(async (tx) => {
-          const customer = await customerByPhone(tx, waIdCandidates(phone), deps.now());
-          const prepared = await prepareTemplate(tx, { name: template.name, language: template.language, params: p.vars.length > 0 ? p.vars : undefined });
-          const result = await queueOutbound(tx, {
-            customer,
-            branchId: connection.branchId!,
-            content: prepared.content,
-            template: prepared.template,
-            origin: "automation",
-            crmRefs: { b24EventToken: p.eventToken, b24Document: `${p.document.entity.toUpperCase()}_${p.document.id}` },
-            now: deps.now(),
-          });
-          await ctx.complete(tx);
-          return result;
-        });
-        deps.onQueued(queued.job);
-      } catch (err) {
-        if (err instanceof AppError && (err.httpStatus === 422 || err.httpStatus === 429)) return fail({ code: err.code, message: err.message });
-        throw err;
-      }
-    },
-  };
+      },
+    };
+  });
 }
 
 type Multi = Array<{ VALUE?: unknown; VALUE_TYPE?: unknown }> | undefined;
@@ -204,7 +164,7 @@ export async function enqueueRobotSync(store: Store, now: number): Promise<numbe
   return store.transact(async (tx) => {
     const portals = (await tx.list("crmConnections")).filter((c) => c.kind === "bitrix24" && c.state === "connected");
     for (const c of portals) {
-      await tx.enqueue({ id: `job_${randomUUID()}`, queue: B24_ROBOT_SYNC_QUEUE, orderKey: `b24robot:${c.id}`, payload: { connectionId: c.id }, state: "pending", attempts: 0, runAt: now, createdAt: now, updatedAt: now });
+      await tx.enqueue(newJob(B24_ROBOT_SYNC_QUEUE, { connectionId: c.id }, now, { orderKey: `b24robot:${c.id}` }));
     }
     return portals.length;
   });
