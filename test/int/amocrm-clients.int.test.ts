@@ -338,8 +338,16 @@ describe("RequestGate", () => {
     const { gate, now } = fakeClockGate();
     const starts: Array<{ i: number; at: number }> = [];
     await Promise.all([
-      ...Array.from({ length: 20 }, (_, i) => gate.take("a").then(() => starts.push({ i, at: now() }))),
-      gate.take("b").then(() => starts.push({ i: -1, at: now() })),
+      ...Array.from({ length: 20 }, (_, i) =>
+        gate.take("a").then((answered) => {
+          starts.push({ i, at: now() });
+          answered();
+        }),
+      ),
+      gate.take("b").then((answered) => {
+        starts.push({ i: -1, at: now() });
+        answered();
+      }),
     ]);
     const a = starts.filter((s) => s.i >= 0);
     expect(a.map((s) => s.i)).toEqual(Array.from({ length: 20 }, (_, i) => i));
@@ -347,14 +355,31 @@ describe("RequestGate", () => {
     expect(starts.find((s) => s.i === -1)!.at).toBe(a[0]!.at);
   });
 
+  it("holds each slot until a second after its answer: a slow answer delays the next start", async () => {
+    const { gate, now } = fakeClockGate();
+    const t0 = now();
+    const first = await Promise.all(Array.from({ length: 7 }, () => gate.take("a")));
+    let eighthAt: number | undefined;
+    const eighth = gate.take("a").then((answered) => {
+      eighthAt = now();
+      answered();
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(eighthAt).toBeUndefined(); // all seven in flight: no slot, however long we wait
+    first[0]!(); // answered at t0: its slot frees a second later
+    await eighth;
+    expect(eighthAt! - t0).toBeGreaterThanOrEqual(1000);
+    first.slice(1).forEach((answered) => answered());
+  });
+
   it("holds a paused key until the pause ends", async () => {
     const { gate, now } = fakeClockGate();
     const t0 = now();
     gate.pause("a", 5000);
-    await gate.take("a");
+    (await gate.take("a"))();
     expect(now() - t0).toBeGreaterThanOrEqual(5000);
     const t1 = now();
-    await gate.take("b");
+    (await gate.take("b"))();
     expect(now()).toBe(t1);
   });
 });

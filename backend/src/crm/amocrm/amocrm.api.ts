@@ -184,7 +184,7 @@ export function createAmoApi(opts: AmoApiOptions): AmoApi {
     let refreshed = false;
     let limited = 0;
     for (;;) {
-      await opts.gate.take(domain);
+      const answered = await opts.gate.take(domain);
       let res: AxiosResponse<string>;
       try {
         res = await opts.http.request<string>({
@@ -208,6 +208,8 @@ export function createAmoApi(opts: AmoApiOptions): AmoApi {
         // The axios error holds the request headers (our token): keep only its code.
         const code = (err as { code?: unknown })?.code;
         throw new AppError({ code: "amocrm_unavailable", message: `${what} failed: no answer (${typeof code === "string" ? code : "network error"})`, httpStatus: 502, retryable: true });
+      } finally {
+        answered();
       }
       const text = typeof res.data === "string" ? res.data : "";
       let data: unknown = "";
