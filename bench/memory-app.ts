@@ -6,10 +6,10 @@ import { round } from "./stats.js";
 /**
  * The app under the memory benchmark, a CHILD process (forked by `bench/memory.ts`) so that its
  * RSS is the app's alone. It starts the server on a prepared data set (`DATA_DIR` with a
- * `state.json`, or `DATABASE_URL`), times the start, samples memory, times representative reads
- * over HTTP (a branch's dialog list, one dialog's history, a customer card), runs a small workload
- * (signed webhooks from existing customers, until routed) and samples again. Configured by the
- * BENCH_MEMORY env var (JSON `MemoryAppInit`); answers one IPC message `{ type: "result" | "error" }`.
+ * `state.json` and segment files, or `DATABASE_URL`), times the start, samples memory, times
+ * representative reads over HTTP (a branch's dialog list, one dialog's history, a customer card),
+ * runs a small workload (signed webhooks from existing customers, until routed) and samples
+ * again. Configured by the BENCH_MEMORY env var (JSON `MemoryAppInit`); answers one IPC message `{ type: "result" | "error" }`.
  */
 
 export interface MemoryAppInit {

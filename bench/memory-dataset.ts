@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
-import { mkdtemp, open, rm } from "node:fs/promises";
+import { mkdtemp, open, rm, type FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -8,6 +8,7 @@ import type { Binding, Customer, Dialog, MessageRecord } from "../backend/src/do
 import { startServer } from "../backend/src/server.js";
 import { MIGRATIONS } from "../backend/src/store/pg/migrations.js";
 import { PgStore } from "../backend/src/store/pg/pg.store.js";
+import { isSegmentCollection, segmentFileName, segmentLine, type SegmentCollection } from "../backend/src/store/lowdb/segment-table.js";
 import { INDEXES, type CollectionName } from "../backend/src/store/store.port.js";
 import { signMetaPayload } from "../backend/src/channels/whatsapp/webhook-signature.js";
 import { BENCH_ENV } from "./server-harness.js";
@@ -21,7 +22,7 @@ import { BENCH_ENV } from "./server-harness.js";
  * and queues one inbox reply, and its stored rows (customer, binding, dialog, inbound message with
  * its `inboundJson`, outbound message; the branches and settings) are the templates; generated
  * rows change only ids, phone numbers, texts and times. The data set is then written the way each
- * store keeps it — `state.json` for the embedded store (its snapshot format), or bulk inserts into
+ * store keeps it — `state.json` plus segment files for the embedded store, or bulk inserts into
  * the PostgreSQL store's own tables with index entries computed by the same `INDEXES` functions
  * the store uses — because a million rows through one transaction at a time would take the whole
  * bench's budget.
@@ -202,20 +203,38 @@ function messageId(c: number, k: number, outbound: boolean): string {
   return `in_${createHash("sha256").update(wamidOf(c, k)).digest("base64url").slice(0, 22)}`;
 }
 
-/** Writes `state.json` as the embedded store's snapshot (format 1). Returns its size in bytes. */
-export async function writeLowdbState(dir: string, rows: RowSource): Promise<number> {
-  const handle = await open(join(dir, "state.json"), "w");
-  let bytes = 0;
+/**
+ * Writes the embedded store's files as a compaction leaves them (snapshot format 2): the bulky
+ * collections (messages…) as segment files of `segmentLine`s with ranks in insertion order, the
+ * rest as `state.json` naming each segment's committed length. Returns the sizes in bytes.
+ */
+export async function writeLowdbState(dir: string, rows: RowSource): Promise<{ stateBytes: number; segmentBytes: number }> {
+  const state = await open(join(dir, "state.json"), "w");
+  const segments = new Map<SegmentCollection, { handle: FileHandle; bytes: number; rank: number; buffer: string }>();
+  let stateBytes = 0;
   try {
-    let buffer = '{"format":1,"seq":0,"jobSeq":0,"tables":{';
+    let buffer = '{"format":2,"seq":0,"jobSeq":0,"tables":{';
     let current: string | undefined;
     let first = true;
     const flush = async () => {
-      bytes += Buffer.byteLength(buffer);
-      await handle.write(buffer);
+      stateBytes += Buffer.byteLength(buffer);
+      await state.write(buffer);
       buffer = "";
     };
+    const flushSegment = async (seg: { handle: FileHandle; bytes: number; buffer: string }) => {
+      const chunk = Buffer.from(seg.buffer, "utf8");
+      seg.buffer = "";
+      await seg.handle.write(chunk, 0, chunk.length, seg.bytes);
+      seg.bytes += chunk.length;
+    };
     for (const [name, row] of rows) {
+      if (isSegmentCollection(name)) {
+        let seg = segments.get(name);
+        if (!seg) segments.set(name, (seg = { handle: await open(join(dir, segmentFileName(name, 1)), "w"), bytes: 0, rank: 0, buffer: "" }));
+        seg.buffer += segmentLine(name, row, seg.rank++);
+        if (seg.buffer.length >= 1 << 20) await flushSegment(seg);
+        continue;
+      }
       if (name !== current) {
         buffer += `${current === undefined ? "" : "],"}${JSON.stringify(name)}:[`;
         current = name;
@@ -225,13 +244,20 @@ export async function writeLowdbState(dir: string, rows: RowSource): Promise<num
       first = false;
       if (buffer.length >= 1 << 20) await flush();
     }
-    buffer += current === undefined ? "}}" : "]}}";
+    buffer += current === undefined ? "}" : "]}";
+    for (const seg of segments.values()) {
+      await flushSegment(seg);
+      await seg.handle.sync();
+    }
+    const refs = Object.fromEntries([...segments].map(([name, seg]) => [name, { file: segmentFileName(name, 1), bytes: seg.bytes }]));
+    buffer += `,"segments":${JSON.stringify(refs)}}`;
     await flush();
-    await handle.sync();
+    await state.sync();
   } finally {
-    await handle.close();
+    await state.close();
+    for (const seg of segments.values()) await seg.handle.close();
   }
-  return bytes;
+  return { stateBytes, segmentBytes: [...segments.values()].reduce((sum, s) => sum + s.bytes, 0) };
 }
 
 /**

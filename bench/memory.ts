@@ -4,10 +4,10 @@
  * The data set (`bench/memory-dataset.ts`) is built from rows the real app stored, written in each
  * store's own format; the app then starts on it in a child process (`bench/memory-app.ts`) and
  * reports its start time, RSS and heap after start, after representative reads and after a small
- * workload, and the reads' times. The embedded store keeps every row in memory and reads its
- * snapshot as one string, so where 1,000,000 messages cannot be opened the failure is reported
- * as it happened and the figures are measured at smaller sizes and extrapolated, labelled so.
- * PostgreSQL: the app's RSS (the rows live in the database) and the database's size.
+ * workload, and the reads' times. The embedded store keeps messages in segment files (only a
+ * locator and index entries per message in memory), so every size is measured, 1,000,000
+ * messages included. PostgreSQL: the app's RSS (the rows live in the database) and the
+ * database's size. Each run records the machine's load average (the box is shared).
  */
 import { fork } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -24,23 +24,17 @@ import { round } from "./stats.js";
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 const log = (s: string) => console.error(`[bench:memory] ${s}`);
-/** V8's longest string (Node 20, 64-bit): the embedded store reads `state.json` as one string. */
-const V8_MAX_STRING = 0x1fffffe8;
 
 export function memoryConfig(quick: boolean) {
   return {
     quick,
     target: quick ? { customers: 10_000, messages: 100_000 } : { customers: 100_000, messages: 1_000_000 },
-    /**
-     * Embedded store: sizes measured first; the target is extrapolated from them when it cannot be
-     * opened. 300,000 messages with 100,000 customers is a state.json of ≈ 480 MB, just under V8's
-     * longest string (the snapshot is read as one string).
-     */
-    lowdbSizes: quick ? [{ customers: 10_000, messages: 100_000 }] : [{ customers: 100_000, messages: 100_000 }, { customers: 100_000, messages: 300_000 }],
+    /** Embedded store: the growth towards the target, then the target itself. */
+    lowdbSizes: quick
+      ? [{ customers: 10_000, messages: 100_000 }]
+      : (process.env.BENCH_MEMORY_SIZES ?? "100000,300000,1000000").split(",").map((m) => ({ customers: 100_000, messages: Number(m) })),
     workloadMessages: 500,
     readRepeats: 3,
-    /** Heap limit given to the embedded-store app (MB): the default (~4 GB here) is too small for large states. */
-    lowdbHeapMB: Math.min(16_384, Math.floor((os.totalmem() / 1024 / 1024) * 0.6)),
   };
 }
 export type MemoryConfig = ReturnType<typeof memoryConfig>;
@@ -53,11 +47,17 @@ export interface MemoryRun {
   error?: string;
   /** Generating and writing (or loading) the data set; not the app's work. */
   datasetMs: number;
-  /** state.json (embedded store) or pg_database_size (PostgreSQL), MB. */
+  /** state.json + segment files (embedded store) or pg_database_size (PostgreSQL), MB. */
   dataMB: number;
+  /** Embedded store: state.json and the segment files apart, MB. */
+  stateMB?: number;
+  segmentMB?: number;
+  /** 1-minute load average before the app started and after it reported (2 shared cores). */
+  load?: { before: number; after: number };
   result?: MemoryAppResult;
 }
 
+/** No longer produced (every size is measured); kept for the report's type. */
 export interface LowdbExtrapolation {
   /** Linear fit over the measured sizes (same customers, more messages). */
   basis: string;
@@ -120,11 +120,15 @@ async function lowdbRun(t: Templates, shape: DatasetShape, cfg: MemoryConfig): P
   const run: MemoryRun = { store: "lowdb", ...shape, ok: false, datasetMs: 0, dataMB: 0 };
   try {
     const t0 = performance.now();
-    const bytes = await writeLowdbState(dir, generateRows(t, shape));
+    const { stateBytes, segmentBytes } = await writeLowdbState(dir, generateRows(t, shape));
     run.datasetMs = round(performance.now() - t0, 0);
-    run.dataMB = round(bytes / 1024 / 1024, 0);
-    log(`lowdb ${shape.customers.toLocaleString("en-US")} customers / ${shape.messages.toLocaleString("en-US")} messages: state.json ${run.dataMB} MB written in ${run.datasetMs} ms${bytes > V8_MAX_STRING ? " (longer than V8's longest string)" : ""}; starting the app`);
-    run.result = await runApp(initFor(t, shape, cfg, { DATA_DIR: dir }), cfg.lowdbHeapMB);
+    run.stateMB = round(stateBytes / 1024 / 1024, 0);
+    run.segmentMB = round(segmentBytes / 1024 / 1024, 0);
+    run.dataMB = run.stateMB + run.segmentMB;
+    log(`lowdb ${shape.customers.toLocaleString("en-US")} customers / ${shape.messages.toLocaleString("en-US")} messages: state.json ${run.stateMB} MB + segments ${run.segmentMB} MB written in ${run.datasetMs} ms; starting the app`);
+    const before = os.loadavg()[0]!;
+    run.result = await runApp(initFor(t, shape, cfg, { DATA_DIR: dir }));
+    run.load = { before: round(before, 2), after: round(os.loadavg()[0]!, 2) };
     run.ok = true;
   } catch (err) {
     run.error = (err as Error).message;
@@ -167,21 +171,9 @@ function report(run: MemoryRun): void {
   const r = run.result;
   if (!r) return log(`${run.store} ${run.messages.toLocaleString("en-US")} messages: FAILED — ${run.error}`);
   log(
-    `${run.store} ${run.messages.toLocaleString("en-US")} messages: open ${r.openMs} ms; RSS/heap after start ${r.afterStart.rssMB}/${r.afterStart.heapUsedMB} MB, after reads ${r.afterReads.rssMB}/${r.afterReads.heapUsedMB}, after ${r.workload.messages} workload messages (${r.workload.routedMs} ms) ${r.afterWorkload.rssMB}/${r.afterWorkload.heapUsedMB} MB; ` +
+    `${run.store} ${run.messages.toLocaleString("en-US")} messages${run.load ? ` (load ${run.load.before} → ${run.load.after})` : ""}: open ${r.openMs} ms; RSS/heap after start ${r.afterStart.rssMB}/${r.afterStart.heapUsedMB} MB, after reads ${r.afterReads.rssMB}/${r.afterReads.heapUsedMB}, after ${r.workload.messages} workload messages (${r.workload.routedMs} ms) ${r.afterWorkload.rssMB}/${r.afterWorkload.heapUsedMB} MB; ` +
       `dialog list (${r.reads.dialogList.items}) ${r.reads.dialogList.firstMs}/${r.reads.dialogList.medianMs} ms, history (${r.reads.history.items}) ${r.reads.history.firstMs}/${r.reads.history.medianMs} ms, customer ${r.reads.customer.firstMs}/${r.reads.customer.medianMs} ms (first/median)`,
   );
-}
-
-const fmtShape = (runs: MemoryRun[]) => `${runs.map((r) => r.messages.toLocaleString("en-US")).join(" and ")} messages with ${runs[0]?.customers.toLocaleString("en-US")} customers`;
-
-/** Least-squares line through (messages, value). */
-function fit(points: Array<[number, number]>): { slope: number; at: (x: number) => number } {
-  const n = points.length;
-  const mx = points.reduce((s, [x]) => s + x, 0) / n;
-  const my = points.reduce((s, [, y]) => s + y, 0) / n;
-  const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
-  const slope = sxx ? points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0) / sxx : 0;
-  return { slope, at: (x) => my + slope * (x - mx) };
 }
 
 export async function runMemory(opts: { quick: boolean; lowdb?: boolean; postgres: { server: BenchPostgres } | { skipped: string } }): Promise<MemoryReport> {
@@ -190,47 +182,9 @@ export async function runMemory(opts: { quick: boolean; lowdb?: boolean; postgre
   log("harvesting row templates from a short run of the app");
   const t = await harvestTemplates();
 
-  // Embedded store: smaller sizes first; the target only if its state.json can be read at all
-  // (one string, at most V8's longest) and its memory fits (≈ 7 KB RSS per message was measured).
   const lowdbRuns: MemoryRun[] = [];
   for (const shape of opts.lowdb === false ? [] : cfg.lowdbSizes) lowdbRuns.push(await lowdbRun(t, shape, cfg));
-  const ok = lowdbRuns.filter((r) => r.ok && r.result);
-  const x = cfg.target.messages;
-  const file = ok.length >= 2 ? fit(ok.map((r) => [r.messages, r.dataMB])) : undefined;
-  const predictedMB = file ? file.at(x) : undefined;
-  const needMB = (x * 7) / 1024 + 1024;
-  const freeMB = os.freemem() / 1024 / 1024;
-  let extrapolation: LowdbExtrapolation | undefined;
-  if (opts.lowdb === false || cfg.lowdbSizes.some((s) => s.messages === x && s.customers === cfg.target.customers)) {
-    // not wanted, or measured above (quick run)
-  } else if (predictedMB !== undefined && predictedMB * 1024 * 1024 > V8_MAX_STRING) {
-    lowdbRuns.push({
-      store: "lowdb",
-      ...cfg.target,
-      ok: false,
-      error: `cannot open: its state.json would be ≈ ${Math.round(predictedMB)} MB (fitted over the ${fmtShape(ok)}), and the embedded store reads state.json with readFile("utf8") into one string — V8's longest is ${V8_MAX_STRING.toLocaleString("en-US")} characters (512 MiB), so start-up fails with "RangeError: Invalid string length"`,
-      datasetMs: 0,
-      dataMB: Math.round(predictedMB),
-    });
-  } else if (needMB > freeMB * 0.8) {
-    lowdbRuns.push({ store: "lowdb", ...cfg.target, ok: false, error: `not attempted: needs ≈ ${Math.round(needMB)} MB of memory, ${Math.round(freeMB)} MB free`, datasetMs: 0, dataMB: 0 });
-  } else {
-    lowdbRuns.push(await lowdbRun(t, cfg.target, cfg));
-  }
-  const measuredTarget = lowdbRuns.find((r) => r.messages === x && r.customers === cfg.target.customers && r.ok);
-  if (!measuredTarget && ok.length >= 2) {
-    const rss = fit(ok.map((r) => [r.messages, r.result!.afterWorkload.rssMB]));
-    const heap = fit(ok.map((r) => [r.messages, r.result!.afterWorkload.heapUsedMB]));
-    const open = fit(ok.map((r) => [r.messages, r.result!.openMs]));
-    extrapolation = {
-      basis: `linear fit over ${fmtShape(ok)}`,
-      rssMBPerMessageKB: round(rss.slope * 1024, 2),
-      heapMBPerMessageKB: round(heap.slope * 1024, 2),
-      openMsPer100kMessages: round(open.slope * 100_000, 0),
-      at: { messages: x, rssMB: round(rss.at(x), 0), heapUsedMB: round(heap.at(x), 0), openMs: round(open.at(x), 0), stateFileMB: round(predictedMB ?? Number.NaN, 0) },
-    };
-    log(`lowdb extrapolated to ${x.toLocaleString("en-US")} messages: RSS ≈ ${extrapolation.at.rssMB} MB, heap ≈ ${extrapolation.at.heapUsedMB} MB, open ≈ ${extrapolation.at.openMs} ms (${extrapolation.basis})`);
-  }
+  const extrapolation: LowdbExtrapolation | undefined = undefined;
 
   const postgres: MemoryReport["postgres"] = "server" in opts.postgres ? { runs: [await postgresRun(t, cfg.target, cfg, opts.postgres.server)] } : { skipped: opts.postgres.skipped };
   return { config: cfg, lowdb: { runs: lowdbRuns, extrapolation }, postgres, totalMs: round(performance.now() - t0, 0) };

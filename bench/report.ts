@@ -230,7 +230,8 @@ export function unifiedTable(r: AllResults): string {
     const runRow = (run: MemoryRun, note: string) => {
       const a = run.result;
       const shape = `${int(run.customers)} customers, ${int(run.messages)} messages`;
-      const dataNote = run.store === "lowdb" ? `state.json ${int(run.dataMB)} MB` : `database ${int(run.dataMB)} MB`;
+      const dataNote =
+        run.store !== "lowdb" ? `database ${int(run.dataMB)} MB` : run.stateMB !== undefined ? `state.json ${int(run.stateMB)} MB + segments ${int(run.segmentMB ?? 0)} MB` : `state.json ${int(run.dataMB)} MB`;
       if (!a) return rows.push(["Memory", shape, STORE_NAME[run.store], "–", "–", "–", "–", "–", `${note}${run.error ?? "failed"}`]);
       rows.push([
         "Memory",

@@ -13,6 +13,8 @@ const schema = z.object({
   PORT: port.default(3000),
   PUBLIC_URL: url.optional(),
   DATA_DIR: z.string().min(1).default("./data"),
+  /** Embedded store: messages and webhook bodies older than this many days are dropped; 0 keeps them. */
+  MESSAGE_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, "must start with postgres://")

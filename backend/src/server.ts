@@ -26,7 +26,7 @@ export async function startServer(env: Record<string, string | undefined>, opts:
   const config = loadConfig(env);
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const { secrets } = await loadOrCreateSecrets(config.DATA_DIR);
-  const store: Store = config.DATABASE_URL ? await PgStore.open({ url: config.DATABASE_URL, logger }) : await LowdbStore.open({ dir: config.DATA_DIR });
+  const store: Store = config.DATABASE_URL ? await PgStore.open({ url: config.DATABASE_URL, logger }) : await LowdbStore.open({ dir: config.DATA_DIR, messageRetentionDays: config.MESSAGE_RETENTION_DAYS });
   const adminToken = config.ADMIN_TOKEN ?? secrets.adminToken;
   const app = createApp({
     config,

@@ -666,6 +666,85 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
       });
     });
 
+    describe("counters (bump)", () => {
+      const DAY = "2026-11-25";
+      const base = (branchId: string) => ({ id: `${branchId}|${DAY}`, branchId, day: DAY });
+      const stats = (branchId: string, counts: Record<string, number>): DailyStatsRecord => ({ ...base(branchId), counts });
+      const getStats = (branchId: string) => store.read((tx) => tx.get("dailyStats", `${branchId}|${DAY}`));
+
+      it("bump creates the row from its base, then adds; get, byIndex and list see the totals", async () => {
+        await store.transact((tx) => tx.bump("dailyStats", base("br-1"), { inbound: 1 }));
+        // the base only matters when the row is created
+        await store.transact((tx) => tx.bump("dailyStats", { ...base("br-1"), branchId: "br-other" }, { inbound: 2, outbound: 1 }));
+        await store.transact((tx) => tx.bump("dailyStats", base("br-2"), { "nps:promoter": 1 }));
+        const want = stats("br-1", { inbound: 3, outbound: 1 });
+        await store.read(async (tx) => {
+          expect(await tx.get("dailyStats", want.id)).toEqual(want);
+          expect(await tx.byIndex("dailyStats", "branchId", "br-1")).toEqual([want]);
+          expect(await tx.byIndex("dailyStats", "branchId", "br-other")).toEqual([]);
+          expect(await tx.list("dailyStats")).toEqual([want, stats("br-2", { "nps:promoter": 1 })]);
+        });
+        await reopen();
+        expect(await getStats("br-1")).toEqual(want);
+      });
+
+      it("concurrent transactions bumping one row add up exactly, also after reopening", async () => {
+        await store.transact((tx) => tx.bump("dailyStats", base("br-1"), { inbound: 0 }));
+        await Promise.all(
+          Array.from({ length: 40 }, (_, i) =>
+            store.transact(async (tx) => {
+              await tx.put("messages", message(`m-${i}`, { dialogId: "d1" }));
+              await tick();
+              await tx.bump("dailyStats", base("br-1"), { inbound: 1, [i % 2 ? "odd" : "even"]: 2 });
+              if (i % 4 === 0) await tx.bump("dailyStats", base("br-2"), { outbound: 1 });
+            }),
+          ),
+        );
+        const want = [stats("br-1", { inbound: 40, odd: 40, even: 40 }), stats("br-2", { outbound: 10 })];
+        expect([await getStats("br-1"), await getStats("br-2")]).toEqual(want);
+        await reopen();
+        expect([await getStats("br-1"), await getStats("br-2")]).toEqual(want);
+      });
+
+      it("the bumps of a transaction that fails are not applied, not even the row's creation", async () => {
+        await store.transact((tx) => tx.bump("dailyStats", base("br-1"), { inbound: 5 }));
+        const boom = new Error("after the bumps");
+        await expect(store.transact(async (tx) => {
+          await tx.bump("dailyStats", base("br-1"), { inbound: 1, outbound: 1 });
+          await tx.bump("dailyStats", base("br-new"), { inbound: 1 });
+          throw boom;
+        })).rejects.toBe(boom);
+        expect(await getStats("br-1")).toEqual(stats("br-1", { inbound: 5 }));
+        expect(await getStats("br-new")).toBeUndefined();
+        expect(await store.read((tx) => tx.byIndex("dailyStats", "branchId", "br-new"))).toEqual([]);
+      });
+
+      it("a transaction sees its own bumps; a put replaces the totals and a delete drops them", async () => {
+        await store.transact((tx) => tx.bump("dailyStats", base("br-1"), { inbound: 5 }));
+        const seen = await store.transact(async (tx) => {
+          await tx.bump("dailyStats", base("br-1"), { inbound: 1 });
+          const afterBump = (await tx.get("dailyStats", base("br-1").id))!.counts;
+          await tx.put("dailyStats", stats("br-1", { inbound: 100 }));
+          await tx.bump("dailyStats", base("br-1"), { inbound: 2, outbound: 1 });
+          return [afterBump, (await tx.get("dailyStats", base("br-1").id))!.counts];
+        });
+        expect(seen).toEqual([{ inbound: 6 }, { inbound: 102, outbound: 1 }]);
+        expect(await getStats("br-1")).toEqual(stats("br-1", { inbound: 102, outbound: 1 }));
+        await store.transact((tx) => tx.bump("dailyStats", base("br-1"), { inbound: 1 }));
+        await store.transact((tx) => tx.put("dailyStats", stats("br-1", { inbound: 7 })));
+        expect(await getStats("br-1")).toEqual(stats("br-1", { inbound: 7 }));
+        await store.transact((tx) => tx.delete("dailyStats", base("br-1").id));
+        expect(await getStats("br-1")).toBeUndefined();
+        await store.transact((tx) => tx.bump("dailyStats", base("br-1"), { outbound: 3 }));
+        expect(await getStats("br-1")).toEqual(stats("br-1", { outbound: 3 }));
+      });
+
+      it("a read-only transaction refuses bump", async () => {
+        await expect(store.read((tx) => tx.bump("dailyStats", base("br-1"), { inbound: 1 }))).rejects.toBeDefined();
+        expect(await getStats("br-1")).toBeUndefined();
+      });
+    });
+
     describe("jobs", () => {
       const claimOpts = (over: Partial<ClaimOptions> = {}): ClaimOptions => ({ queues: ["send"], now: T0, limit: 10, leaseMs: 60_000, owner: "w1", ...over });
       const claim = (over: Partial<ClaimOptions> = {}) => store.transact((tx) => tx.claimJobs(claimOpts(over)));

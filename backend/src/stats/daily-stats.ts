@@ -2,14 +2,14 @@ import { npsGroup } from "../domain/analytics.js";
 import { dayOf } from "../domain/day.js";
 import type { Tx } from "../store/store.port.js";
 
-
-/** Adds to a branch's counters for the day of `at` (inbound, outbound, per pricing category…). */
+/**
+ * Adds to a branch's counters for the day of `at` (inbound, outbound, per pricing category…).
+ * A commutative bump, not a read-modify-write: every routed message, status and send of a branch
+ * touches this one row, and concurrent transactions must not conflict over it.
+ */
 export async function bumpDailyStats(tx: Tx, branchId: string, at: number, add: Record<string, number>): Promise<void> {
   const day = dayOf(at);
-  const id = `${branchId}|${day}`;
-  const row = (await tx.get("dailyStats", id)) ?? { id, branchId, day, counts: {} };
-  for (const [k, v] of Object.entries(add)) row.counts[k] = (row.counts[k] ?? 0) + v;
-  await tx.put("dailyStats", row);
+  await tx.bump("dailyStats", { id: `${branchId}|${day}`, branchId, day }, add);
 }
 
 export async function dailyCount(tx: Tx, branchId: string, at: number, key: string): Promise<number> {

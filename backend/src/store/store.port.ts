@@ -99,6 +99,10 @@ export const INDEXES = {
 
 export type IndexName<K extends CollectionName> = keyof (typeof INDEXES)[K] & string;
 
+/** Collections of counter rows (`counts: Record<string, number>`), added to with `Tx.bump`. */
+export const COUNTER_COLLECTIONS = ["dailyStats"] as const;
+export type CounterCollection = (typeof COUNTER_COLLECTIONS)[number];
+
 export interface ClaimOptions {
   queues: string[];
   now: number;
@@ -128,6 +132,13 @@ export interface Tx {
   claimJobs(opts: ClaimOptions): Promise<Job[]>;
   /** Adds a job, giving it the store's next sequence number. */
   enqueue(job: Omit<Job, "seq">): Promise<Job>;
+  /**
+   * Adds `add` to the `counts` of row `base.id`, first creating the row from `base` with empty
+   * counts when it is absent (its other fields are set only then). Bumps commute: transactions
+   * bumping the same row at once never conflict with each other (PostgreSQL keeps their deltas
+   * apart), and every read (get, byIndex, list) sees the totals. A `put` of the row replaces them.
+   */
+  bump<K extends CounterCollection>(collection: K, base: Omit<Collections[K], "counts">, add: Record<string, number>): Promise<void>;
 }
 
 export interface Store {

@@ -9,7 +9,11 @@ import { syncDirectory } from "../../ops/durable-fs.js";
  * (lowdb's own JSONFile renames but does not fsync.)
  */
 export class FsyncJsonFile<T> implements Adapter<T> {
-  constructor(private readonly file: string) {}
+  /** `wholeBelow`: files smaller than this are parsed as one string (fastest); larger ones piecewise. */
+  constructor(
+    private readonly file: string,
+    private readonly wholeBelow = 128 * 1024 * 1024,
+  ) {}
 
   async read(): Promise<T | null> {
     let handle;
@@ -20,7 +24,9 @@ export class FsyncJsonFile<T> implements Adapter<T> {
       throw err;
     }
     try {
-      return JSON.parse(await handle.readFile("utf8")) as T;
+      // V8 strings end at 512 MiB: a large file is read as bytes and parsed one row at a time.
+      const bytes = await handle.readFile();
+      return (bytes.length < this.wholeBelow ? JSON.parse(bytes.toString("utf8")) : parseJsonBuffer(bytes)) as T;
     } finally {
       await handle.close();
     }
@@ -73,4 +79,86 @@ function* jsonPieces(value: unknown): Generator<string> {
   } else {
     yield JSON.stringify(value) ?? "null";
   }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const isSpace = (c: number | undefined) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
+/**
+ * JSON text in a Buffer to a value without making one string of it: the outer objects and
+ * arrays (the snapshot, its tables, each table's rows) are walked here, and every value below
+ * `depth` levels is handed to JSON.parse on its own bytes.
+ */
+export function parseJsonBuffer(buf: Buffer, depth = 3): unknown {
+  const at = { i: 0 };
+  const value = parseValue(buf, at, depth);
+  skipSpace(buf, at);
+  if (at.i !== buf.length) throw new SyntaxError(`unexpected data after JSON at byte ${at.i}`);
+  return value;
+}
+
+function skipSpace(buf: Buffer, at: { i: number }): void {
+  while (isSpace(buf[at.i])) at.i++;
+}
+
+function expect(buf: Buffer, at: { i: number }, ch: string): void {
+  skipSpace(buf, at);
+  if (buf[at.i] !== ch.charCodeAt(0)) throw new SyntaxError(`expected '${ch}' at byte ${at.i}`);
+  at.i++;
+}
+
+function parseValue(buf: Buffer, at: { i: number }, depth: number): unknown {
+  skipSpace(buf, at);
+  const c = buf[at.i];
+  if (depth > 0 && c === 0x5b /* [ */) {
+    at.i++;
+    const out: unknown[] = [];
+    skipSpace(buf, at);
+    if (buf[at.i] === 0x5d) return at.i++, out;
+    for (;;) {
+      out.push(parseValue(buf, at, depth - 1));
+      skipSpace(buf, at);
+      if (buf[at.i] === 0x2c) at.i++;
+      else return expect(buf, at, "]"), out;
+    }
+  }
+  if (depth > 0 && c === 0x7b /* { */) {
+    at.i++;
+    const out: Record<string, unknown> = {};
+    skipSpace(buf, at);
+    if (buf[at.i] === 0x7d) return at.i++, out;
+    for (;;) {
+      skipSpace(buf, at);
+      const start = at.i;
+      const end = endOfValue(buf, start);
+      const key = JSON.parse(buf.toString("utf8", start, end)) as string;
+      at.i = end;
+      expect(buf, at, ":");
+      out[key] = parseValue(buf, at, depth - 1);
+      skipSpace(buf, at);
+      if (buf[at.i] === 0x2c) at.i++;
+      else return expect(buf, at, "}"), out;
+    }
+  }
+  const start = at.i;
+  at.i = endOfValue(buf, start);
+  return JSON.parse(buf.toString("utf8", start, at.i));
+}
+
+/** Index just past the JSON value that starts at `i` (strings and nesting tracked; JSON.parse checks the rest). */
+function endOfValue(buf: Buffer, i: number): number {
+  let nest = 0;
+  for (let j = i; j < buf.length; j++) {
+    const c = buf[j]!;
+    if (c === QUOTE) {
+      for (j++; j < buf.length && buf[j] !== QUOTE; j++) if (buf[j] === BACKSLASH) j++;
+      if (nest === 0) return j + 1;
+    } else if (c === 0x7b || c === 0x5b) nest++;
+    else if (c === 0x7d || c === 0x5d) {
+      if (nest === 0) return j; // the container around a bare value closes
+      if (--nest === 0) return j + 1;
+    } else if (nest === 0 && (c === 0x2c || c === 0x3a || isSpace(c))) return j;
+  }
+  return buf.length;
 }

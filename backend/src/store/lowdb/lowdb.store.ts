@@ -3,17 +3,24 @@ import { join } from "node:path";
 import { Low } from "lowdb";
 import { AppError } from "../../errors.js";
 import type { Job } from "../../domain/types.js";
-import type { ClaimOptions, CollectionName, Collections, IndexName, Store, Tx } from "../store.port.js";
+import { INDEXES, type ClaimOptions, type CollectionName, type Collections, type IndexName, type Store, type Tx } from "../store.port.js";
 import { FsyncJsonFile } from "./fsync-json-file.js";
 import { Journal, type JournalBatch } from "./journal.js";
-import { createTables, type Tables } from "./tables.js";
+import { SEGMENT_COLLECTIONS, SEGMENT_FILE, SegmentTable, isSegmentCollection, type SegmentCollection, type SegmentRef, type SegmentTables, type SegmentWrite } from "./segment-table.js";
+import { createTables, type HotName, type Tables } from "./tables.js";
 
 interface Snapshot {
-  format: 1;
+  /** 1: every collection in `tables`; 2: bulky collections in segment files named by `segments`. */
+  format: 1 | 2;
   seq: number;
   jobSeq: number;
   tables: Record<string, unknown[]>;
+  segments?: Partial<Record<SegmentCollection, SegmentRef>>;
 }
+
+const DAY_MS = 86_400_000;
+/** Collections that `messageRetentionDays` applies to. */
+const RETAINED: readonly SegmentCollection[] = ["messages", "payloads"];
 
 type Op = [collection: string, id: string, row: unknown];
 /** How to take one write back: the row before it, and where it stood (a deleted row returns to its place). */
@@ -26,13 +33,25 @@ export interface LowdbStoreOptions {
   compactBytes?: number;
   /** Delay before retrying a failed disk write. */
   retryMs?: number;
+  /** Messages and webhook bodies older than this many days are dropped (0: kept forever). */
+  messageRetentionDays?: number;
+  /** How often to look for rows retention should drop. */
+  retentionCheckMs?: number;
+  /** Segment rows kept parsed in memory per collection (most recently used). */
+  cacheRows?: number;
 }
 
 /**
- * The embedded store. The whole state lives in memory; every change is made durable by group
+ * The embedded store. The state lives in memory; every change is made durable by group
  * commit: all transactions finished within one tick go to disk as one checksummed journal append
  * followed by fdatasync, and each `transact` resolves only after the write that holds it.
  * The journal is folded into `state.json` (lowdb, temp file + fsync + rename) when it grows.
+ *
+ * Bulky, append-only collections (messages, webhook bodies, management events) are the
+ * exception: a compaction appends their changed rows to segment files (`<name>.<n>.seg`), and
+ * memory keeps only a locator per row, the index entries and recently used rows. `state.json`
+ * records each segment's committed length, so lines a dying compaction appended are cut off on
+ * open. Retention drops old rows by rewriting a segment into a new file.
  *
  * Memory is always the future of disk and disk a prefix of memory: a failed write keeps its batch
  * at the head of the queue and is retried; transactions meanwhile fail with 503 `store_unavailable`.
@@ -40,6 +59,9 @@ export interface LowdbStoreOptions {
 export class LowdbStore implements Store {
   readonly kind = "lowdb" as const;
   private tables: Tables = createTables();
+  private readonly segments: SegmentTables;
+  private readonly lastRewrite = new Map<SegmentCollection, number>();
+  private retentionTimer?: NodeJS.Timeout;
   private readonly snapshot: Low<Snapshot>;
   private readonly journal: Journal;
   private seq = 0;
@@ -53,25 +75,47 @@ export class LowdbStore implements Store {
   private retryTimer?: NodeJS.Timeout;
   private ok = true;
   private compacting?: Promise<void>;
+  /** A compaction asked for by the retention timer, started by the next group write. */
+  private compactWanted = false;
   private closed = false;
 
   private constructor(private readonly opts: Required<LowdbStoreOptions>) {
     this.snapshot = new Low<Snapshot>(new FsyncJsonFile(join(opts.dir, "state.json")), emptySnapshot());
     this.journal = new Journal(join(opts.dir, "journal.log"));
+    this.segments = Object.fromEntries(SEGMENT_COLLECTIONS.map((n) => [n, new SegmentTable(n, opts.dir, opts.cacheRows)])) as SegmentTables;
   }
 
   static async open(options: LowdbStoreOptions): Promise<LowdbStore> {
-    const store = new LowdbStore({ compactBytes: 64 * 1024 * 1024, retryMs: 1000, ...options });
+    const store = new LowdbStore({ compactBytes: 64 * 1024 * 1024, retryMs: 1000, messageRetentionDays: 0, retentionCheckMs: 60 * 60_000, cacheRows: 10_000, ...options });
     await mkdir(options.dir, { recursive: true });
     await store.load();
+    if (store.opts.messageRetentionDays > 0) {
+      store.retentionTimer = setInterval(() => store.retentionCheck(), store.opts.retentionCheckMs);
+      store.retentionTimer.unref();
+    }
     return store;
   }
 
   private async load(): Promise<void> {
     await this.snapshot.read();
     const snap = this.snapshot.data;
+    const named = new Set<string>();
+    for (const [name, ref] of Object.entries(snap.segments ?? {})) {
+      if (!isSegmentCollection(name) || !ref) continue;
+      await this.segments[name].load(ref);
+      named.add(ref.file);
+    }
+    // Segment files no committed state.json names: a compaction's new file that died before the rename.
+    for (const file of await readdir(this.opts.dir)) if (SEGMENT_FILE.test(file) && !named.has(file)) await rm(join(this.opts.dir, file), { force: true });
+    let legacy = false;
     for (const [name, rows] of Object.entries(snap.tables)) {
-      const table = this.tables[name as CollectionName];
+      if (isSegmentCollection(name)) {
+        // format 1 kept them in state.json: they move to a segment at the compaction below
+        for (const row of rows) this.segments[name].set(row as { id: string }, undefined);
+        legacy ||= rows.length > 0;
+        continue;
+      }
+      const table = this.tables[name as HotName];
       if (!table) continue;
       for (const row of rows) table.set(row as { id: string });
     }
@@ -84,7 +128,7 @@ export class LowdbStore implements Store {
     batches.push(...(await this.journal.open()));
     for (const batch of batches) {
       if (batch.seq <= snap.seq) continue;
-      this.apply(batch.ops);
+      await this.apply(batch.ops);
       this.seq = batch.seq;
       // Jobs enqueued and deleted since the snapshot still used up their sequence numbers.
       this.jobSeq = Math.max(this.jobSeq, batch.jobSeq ?? 0);
@@ -93,7 +137,7 @@ export class LowdbStore implements Store {
     for (const row of this.tables.jobs.rows.values()) this.jobSeq = Math.max(this.jobSeq, (row as Job).seq ?? 0);
     // The journal can be long after a crash; fold it in now so the next start is quick.
     // A snapshot that cannot be written now costs nothing but a longer replay next time.
-    if (rotated.length > 0 || this.journal.bytes > this.opts.compactBytes / 4) await this.compact().catch(() => undefined);
+    if (legacy || rotated.length > 0 || this.journal.bytes > this.opts.compactBytes / 4) await this.compact().catch(() => undefined);
   }
 
   /** `journal.<seq>.log` files, by the last batch they hold. */
@@ -102,9 +146,17 @@ export class LowdbStore implements Store {
     return names.sort((a, b) => Number(a.split(".")[1]) - Number(b.split(".")[1]));
   }
 
-  private apply(ops: Op[]): void {
+  private async apply(ops: Op[]): Promise<void> {
     for (const [name, id, row] of ops) {
-      const table = this.tables[name as CollectionName];
+      if (isSegmentCollection(name)) {
+        const seg = this.segments[name];
+        const before = await seg.get(id);
+        if (row === null) {
+          if (before) seg.remove(id, before);
+        } else seg.set(row as { id: string }, before);
+        continue;
+      }
+      const table = this.tables[name as HotName];
       if (!table) continue;
       if (row === null) table.remove(id);
       else table.set(row as { id: string });
@@ -132,6 +184,15 @@ export class LowdbStore implements Store {
         return value;
       } catch (err) {
         for (const [name, id, row, rank] of undo.reverse()) {
+          if (isSegmentCollection(name)) {
+            // the row this transaction left is in memory (written by it)
+            const seg = this.segments[name];
+            const current = seg.peek(id);
+            if (row === null) {
+              if (current) seg.remove(id, current);
+            } else seg.set(row as { id: string }, current, rank);
+            continue;
+          }
           if (row === null) this.tables[name].remove(id);
           else this.tables[name].set(row as { id: string }, rank);
         }
@@ -150,7 +211,8 @@ export class LowdbStore implements Store {
 
   private makeTx(ops: Op[], undo?: Undo[]): Tx {
     const tables = this.tables;
-    const write = (name: CollectionName, id: string, row: unknown) => {
+    const segments = this.segments;
+    const write = (name: HotName, id: string, row: unknown) => {
       if (!undo) throw new Error("read-only transaction cannot write");
       const before = tables[name].get(id);
       undo.push([name, id, before ?? null, tables[name].rankOf(id)]);
@@ -158,37 +220,73 @@ export class LowdbStore implements Store {
       else tables[name].set(row as { id: string });
       ops.push([name, id, row]);
     };
-    const rowsOf = <K extends CollectionName>(name: K, ids: Iterable<string>, limit = Infinity) => {
+    /** A write to a segment collection: the row it replaces may have to be read from disk first. */
+    const writeSegment = async (name: SegmentCollection, id: string, row: unknown) => {
+      if (!undo) throw new Error("read-only transaction cannot write");
+      const seg = segments[name];
+      const before = await seg.get(id);
+      undo.push([name, id, before ?? null, seg.rankOf(id)]);
+      if (row === null) {
+        if (before) seg.remove(id, before);
+      } else seg.set(row as { id: string }, before);
+      ops.push([name, id, row]);
+    };
+    const rowsOf = async <K extends CollectionName>(name: K, ids: Iterable<string>, limit = Infinity) => {
       const out: Collections[K][] = [];
+      if (isSegmentCollection(name)) {
+        // ids come limited already; reads go out together
+        const rows = await Promise.all(Array.from(ids, (id) => segments[name].get(id)));
+        for (const row of rows) if (row && out.length < limit) out.push(copyRow(row) as Collections[K]);
+        return out;
+      }
       for (const id of ids) {
         if (out.length >= limit) break;
-        const row = tables[name].get(id);
+        const row = tables[name as HotName].get(id);
         if (row) out.push(copyRow(row) as Collections[K]);
       }
       return out;
     };
     const tx: Tx = {
       get: async (name, id) => {
-        const row = tables[name].get(id);
+        const row = isSegmentCollection(name) ? await segments[name].get(id) : tables[name as HotName].get(id);
         return row ? (copyRow(row) as never) : undefined;
       },
-      put: async (name, row) => write(name, row.id, copyRow(row)),
+      put: async (name, row) => (isSegmentCollection(name) ? writeSegment(name, row.id, copyRow(row)) : write(name as HotName, row.id, copyRow(row))),
       insertIfAbsent: async (name, row) => {
-        if (tables[name].get(row.id)) return false;
-        write(name, row.id, copyRow(row));
+        if (isSegmentCollection(name)) {
+          if (segments[name].has(row.id)) return false;
+          await writeSegment(name, row.id, copyRow(row));
+          return true;
+        }
+        if (tables[name as HotName].get(row.id)) return false;
+        write(name as HotName, row.id, copyRow(row));
         return true;
       },
       delete: async (name, id) => {
-        if (tables[name].get(id)) write(name, id, null);
+        if (isSegmentCollection(name)) {
+          if (segments[name].has(id)) await writeSegment(name, id, null);
+        } else if (tables[name as HotName].get(id)) write(name as HotName, id, null);
       },
       byIndex: async <K extends CollectionName>(name: K, index: IndexName<K>, value: string, opts: { limit?: number; newestFirst?: boolean } = {}) => {
-        const ids = tables[name].ids(index, value);
+        if (isSegmentCollection(name)) {
+          const seg = segments[name];
+          if (!seg.isHashed(index)) return rowsOf(name, seg.ids(index, value, opts));
+          // keyed by a hash: keep the rows that really have the value, then apply the options
+          const rows = (await rowsOf(name, seg.ids(index, value))).filter((r) => indexValue(name, index, r) === value);
+          if (opts.newestFirst) rows.reverse();
+          return rows.slice(0, opts.limit ?? rows.length);
+        }
+        const ids = tables[name as HotName].ids(index, value);
         if (!ids) return [];
         const ordered = opts.newestFirst ? [...ids].reverse() : ids;
         return rowsOf(name, ordered, opts.limit);
       },
-      countByIndex: async (name, index, value) => tables[name].ids(index, value)?.size ?? 0,
-      list: async (name, opts = {}) => rowsOf(name, tables[name].rows.keys(), opts.limit),
+      countByIndex: async (name, index, value) => {
+        if (!isSegmentCollection(name)) return tables[name as HotName].ids(index, value)?.size ?? 0;
+        if (!segments[name].isHashed(index)) return segments[name].count(index, value);
+        return (await tx.byIndex(name, index, value)).length;
+      },
+      list: async (name, opts = {}) => (isSegmentCollection(name) ? rowsOf(name, segments[name].allIds(opts.limit)) : rowsOf(name, tables[name as HotName].rows.keys(), opts.limit)),
       claimJobs: async (opts: ClaimOptions) => {
         const claimed: Job[] = [];
         for (const queue of opts.queues) {
@@ -215,6 +313,12 @@ export class LowdbStore implements Store {
         const row: Job = { ...job, seq: ++this.jobSeq };
         write("jobs", row.id, copyRow(row));
         return row;
+      },
+      // Transactions run one at a time here, so a counter is a plain read-modify-write.
+      bump: async (name, base, add) => {
+        const row = (await tx.get(name, base.id)) ?? { ...base, counts: {} as Record<string, number> };
+        for (const [k, v] of Object.entries(add)) row.counts[k] = (row.counts[k] ?? 0) + v;
+        await tx.put(name, row);
       },
     };
     return tx;
@@ -249,7 +353,8 @@ export class LowdbStore implements Store {
           this.failedBatch = undefined;
           this.ok = true;
           for (const w of job.waiters) w.resolve();
-          if (this.journal.bytes > this.opts.compactBytes && !this.compacting) {
+          if ((this.journal.bytes > this.opts.compactBytes || this.compactWanted) && !this.compacting) {
+            this.compactWanted = false;
             // Set the journal aside and snapshot in the background: commits go on meanwhile.
             const aside = await this.rotate();
             this.compacting = this.snapshotAndDrop(aside)
@@ -300,14 +405,58 @@ export class LowdbStore implements Store {
    */
   private async snapshotAndDrop(covered: string[]): Promise<void> {
     const seq = covered.length > 0 ? Number(covered[covered.length - 1]!.split(".")[1]) : this.seq;
-    const data = await this.serialize(async (): Promise<Snapshot> => {
+    const { data, pictures } = await this.serialize(async () => {
       const tables: Record<string, unknown[]> = {};
       for (const [name, table] of Object.entries(this.tables)) tables[name] = [...table.rows.values()];
-      return { format: 1, seq, jobSeq: this.jobSeq, tables };
+      const pictures = SEGMENT_COLLECTIONS.map((name) => [name, this.segments[name].picture(this.rewriteOf(name))] as const);
+      const data: Snapshot = { format: 2, seq, jobSeq: this.jobSeq, tables, segments: {} };
+      return { data, pictures };
     });
-    this.snapshot.data = data;
-    await this.snapshot.write();
+    // Segments first: state.json then names their new committed lengths (or new files).
+    const writes: Array<[SegmentCollection, SegmentWrite]> = [];
+    try {
+      for (const [name, picture] of pictures) {
+        const w = await this.segments[name].write(picture);
+        writes.push([name, w]);
+        if (w.ref) data.segments![name] = w.ref;
+      }
+      this.snapshot.data = data;
+      await this.snapshot.write();
+    } catch (err) {
+      for (const [name] of pictures) this.segments[name].abandon();
+      for (const [, w] of writes) await w.abandon();
+      throw err;
+    }
+    // Between transactions: a rewrite may drop rows (retention) that one could be reading.
+    await this.serialize(async () => {
+      for (const [name, w] of writes) {
+        w.finish();
+        if (pictures.find(([n]) => n === name)![1].rewrite) this.lastRewrite.set(name, Date.now());
+      }
+    });
     for (const file of covered) await rm(join(this.opts.dir, file), { force: true });
+  }
+
+  /** Whether this compaction rewrites a segment: retention has rows to drop, or most of it is superseded. */
+  private rewriteOf(name: SegmentCollection): { cutoff: number } | undefined {
+    const seg = this.segments[name];
+    const days = RETAINED.includes(name) ? this.opts.messageRetentionDays : 0;
+    const cutoff = days > 0 ? Date.now() - days * DAY_MS : -Infinity;
+    if (days > 0) {
+      const expired = seg.expiredCount(cutoff);
+      // A rewrite copies the whole file: at most daily, unless much has expired.
+      if (expired > 0 && (Date.now() - (this.lastRewrite.get(name) ?? 0) >= DAY_MS || expired >= seg.size * 0.05)) return { cutoff };
+    }
+    return seg.wasteful ? { cutoff } : undefined;
+  }
+
+  /** The retention timer: asks for a compaction when some segment holds rows past their age. */
+  private retentionCheck(): void {
+    if (this.closed || this.compacting || this.compactWanted) return;
+    if (!RETAINED.some((name) => this.rewriteOf(name))) return;
+    this.compactWanted = true;
+    // Compactions start from the write loop (it owns the journal); an empty commit wakes it.
+    void this.commit([]).catch(() => undefined);
   }
 
   /** Folds everything into `state.json` now (start-up after a crash, shutdown). */
@@ -323,14 +472,18 @@ export class LowdbStore implements Store {
     while (this.writing || this.scheduled || this.pendingWaiters.length > 0) await new Promise((r) => setTimeout(r, 5));
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
     try {
       // Everything is in the journals already; a snapshot that fails here only lengthens the next start.
       if (this.ok) await this.compact().catch(() => undefined);
     } finally {
       await this.journal.close();
+      for (const seg of Object.values(this.segments)) await seg.close().catch(() => undefined);
     }
   }
 }
+
+const indexValue = (name: CollectionName, index: string, row: unknown) => (INDEXES[name] as Record<string, (r: unknown) => string | undefined>)[index]!(row);
 
 function emptySnapshot(): Snapshot {
   return { format: 1, seq: 0, jobSeq: 0, tables: {} };

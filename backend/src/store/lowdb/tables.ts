@@ -1,4 +1,5 @@
 import { INDEXES, type CollectionName, type Collections } from "../store.port.js";
+import { isSegmentCollection, type SegmentCollection } from "./segment-table.js";
 
 type AnyRow = { id: string };
 type IndexFn = (row: never) => string | undefined;
@@ -100,10 +101,12 @@ function dropFrom(buckets: Map<string, Set<string>>, value: string, id: string):
   if (bucket?.size === 0) buckets.delete(value);
 }
 
-export type Tables = { [K in CollectionName]: Table };
+/** Collections kept whole in memory (the bulky ones live in segments: `segment-table.ts`). */
+export type HotName = Exclude<CollectionName, SegmentCollection>;
+export type Tables = { [K in HotName]: Table };
 
 export function createTables(): Tables {
-  const names = Object.keys(INDEXES) as CollectionName[];
+  const names = (Object.keys(INDEXES) as CollectionName[]).filter((n) => !isSegmentCollection(n));
   return Object.fromEntries(names.map((n) => [n, new Table(n)])) as Tables;
 }
 

@@ -57,6 +57,23 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX store_jobs_order ON store_jobs (queue, order_key, rank) WHERE state <> 'dead' AND order_key IS NOT NULL;
     `,
   },
+  {
+    version: 2,
+    name: "counter deltas",
+    // Tx.bump adds to a row of its own per transaction slot (`shard`) instead of rewriting the
+    // counter row, so concurrent bumps of one counter never touch the same row; reads add the
+    // shards' values to the document's counts.
+    sql: `
+      CREATE TABLE store_counters (
+        collection text NOT NULL,
+        id text NOT NULL,
+        key text NOT NULL,
+        shard text NOT NULL,
+        value double precision NOT NULL,
+        PRIMARY KEY (collection, id, key, shard)
+      );
+    `,
+  },
 ];
 
 /** Advisory lock key held while migrating: instances starting together migrate one at a time. */

@@ -1,9 +1,9 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import pg from "pg";
 import { AppError } from "../../errors.js";
 import type { Job } from "../../domain/types.js";
 import type { Logger } from "../../ops/logger.js";
-import { INDEXES, type ClaimOptions, type CollectionName, type Collections, type IndexName, type Store, type Tx } from "../store.port.js";
+import { COUNTER_COLLECTIONS, INDEXES, type ClaimOptions, type CollectionName, type Collections, type CounterCollection, type IndexName, type Store, type Tx } from "../store.port.js";
 import { migrate, type IndexSpec } from "./migrations.js";
 
 export interface PgStoreOptions {
@@ -44,6 +44,13 @@ export class PgStore implements Store {
   /** Connections for `withLock`: apart from the main pool, so a lock holder's own transactions always find one. */
   private lockPool?: pg.Pool;
   private claimGuard?: (owner: string) => Promise<void>;
+  /**
+   * Counter shards (see `Tx.bump`): each running transaction holds a slot of its own, so no two
+   * transactions at once add to the same delta row; the instance tag keeps instances apart.
+   */
+  private readonly instanceTag = randomBytes(6).toString("base64url");
+  private readonly freeSlots: number[] = [];
+  private slots = 0;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -183,12 +190,14 @@ export class PgStore implements Store {
     const onError = (err: Error) => this.markDown(err);
     client.on("error", onError);
     let discard = false;
+    const slot = this.freeSlots.pop() ?? this.slots++;
     try {
-      const tx = new PgTx(client, writable, this.keyFns, this.claimGuard);
+      const tx = new PgTx(client, writable, this.keyFns, `${this.instanceTag}.${slot}`, this.claimGuard);
       let thrown: { error: unknown } | undefined;
       let value: T | undefined;
       try {
         value = await fn(tx);
+        await tx.flush();
       } catch (error) {
         thrown = { error };
       }
@@ -225,6 +234,7 @@ export class PgStore implements Store {
     } finally {
       client.removeListener("error", onError);
       client.release(discard ? true : undefined);
+      this.freeSlots.push(slot);
     }
   }
 
@@ -240,7 +250,34 @@ export class PgStore implements Store {
   }
 }
 
-/** The port's operations on one open transaction. */
+/**
+ * A write waiting for the flush: the row's JSON (null: deleted), its index entries and job fields
+ * taken when it was written, and its place in the transaction's insertion order.
+ */
+interface Pending {
+  collection: CollectionName;
+  id: string;
+  data: string | null;
+  keys: [string[], string[]];
+  job: Array<string | number | null>;
+  order: number;
+  /** Deleted and written again in this transaction: a new insertion (a new rank), not an update. */
+  reinsert: boolean;
+  /** Only created unless it exists (the document a bump adds to); reads still go to the database. */
+  ifAbsent?: boolean;
+}
+
+const COUNTERS: ReadonlySet<string> = new Set(COUNTER_COLLECTIONS);
+
+/**
+ * The port's operations on one open transaction.
+ *
+ * Writes (`put`, `delete`) are buffered and flushed at commit sorted by (collection, id), so
+ * every transaction locks the rows it writes in one global order and two of them can never
+ * deadlock over them (each deadlock cost `deadlock_timeout`, a second). `get` reads the buffer
+ * first; a query over a collection (`byIndex`, `countByIndex`, `list`, `claimJobs`) and an
+ * immediate insert into it (`insertIfAbsent`, `enqueue`) flush that collection's writes first.
+ */
 class PgTx implements Tx {
   /** The first error the database raised in this attempt: the transaction can no longer commit. */
   failure?: unknown;
@@ -248,11 +285,15 @@ class PgTx implements Tx {
   private begun?: Promise<unknown>;
   /** Started by claimJobs at READ COMMITTED: nothing but claims may follow. */
   private claimOnly = false;
+  private readonly pending = new Map<string, Pending>();
+  private writes = 0;
 
   constructor(
     private readonly client: pg.PoolClient,
     private readonly writable: boolean,
     private readonly keyFns: Map<string, Array<[string, KeyFn]>>,
+    /** This transaction's counter shard: no other transaction running now uses it. */
+    private readonly shard: string,
     private readonly claimGuard?: (owner: string) => Promise<void>,
   ) {}
 
@@ -265,54 +306,72 @@ class PgTx implements Tx {
   }
 
   async get<K extends CollectionName>(collection: K, id: string): Promise<Collections[K] | undefined> {
+    const buffered = this.pending.get(pendingKey(collection, id));
+    if (buffered && !buffered.ifAbsent) return buffered.data === null ? undefined : (JSON.parse(buffered.data) as Collections[K]);
     const { rows } = await this.query<{ data: Collections[K] }>(SQL.get, [collection, id]);
-    return rows[0]?.data;
+    const found = rows.length === 0 && buffered ? [JSON.parse(buffered.data!) as Collections[K]] : rows.map((r) => r.data);
+    return (await this.withCounters(collection, found))[0];
   }
 
   async put<K extends CollectionName>(collection: K, row: Collections[K]): Promise<void> {
-    this.mustWrite("put");
-    await this.putMany(collection, [row]);
+    await this.buffered("put");
+    // Serialized now: later changes to the caller's object do not reach the store.
+    this.buffer(collection, row.id, row);
   }
 
   async insertIfAbsent<K extends CollectionName>(collection: K, row: Collections[K]): Promise<boolean> {
     this.mustWrite("insertIfAbsent");
+    const buffered = this.pending.get(pendingKey(collection, row.id));
+    if (buffered && !buffered.ifAbsent) {
+      if (buffered.data !== null) return false;
+      await this.buffered("insertIfAbsent");
+      this.buffer(collection, row.id, row);
+      return true;
+    }
+    await this.flush(collection); // keeps insertion order within the collection
     const [idxs, values] = this.keysOf(collection, row);
     const { rows } = await this.query<{ n: number }>(SQL.insertIfAbsent, [collection, row.id, JSON.stringify(row), idxs, values, ...jobFields(collection === "jobs" ? row : undefined)]);
     return rows[0]!.n > 0;
   }
 
   async delete<K extends CollectionName>(collection: K, id: string): Promise<void> {
-    this.mustWrite("delete");
-    await this.query(SQL.delete, [collection, id]);
+    await this.buffered("delete");
+    this.buffer(collection, id, null);
   }
 
   async byIndex<K extends CollectionName>(collection: K, index: IndexName<K>, value: string, opts: { limit?: number; newestFirst?: boolean } = {}): Promise<Collections[K][]> {
+    await this.flush(collection);
     const { rows } = await this.query<{ data: Collections[K] }>(opts.newestFirst ? SQL.byIndexDesc : SQL.byIndexAsc, [collection, index, value, opts.limit ?? null]);
-    return rows.map((r) => r.data);
+    return this.withCounters(collection, rows.map((r) => r.data));
   }
 
   async countByIndex<K extends CollectionName>(collection: K, index: IndexName<K>, value: string): Promise<number> {
+    await this.flush(collection);
     const { rows } = await this.query<{ n: number }>(SQL.count, [collection, index, value]);
     return rows[0]!.n;
   }
 
   async list<K extends CollectionName>(collection: K, opts: { limit?: number } = {}): Promise<Collections[K][]> {
+    await this.flush(collection);
     const { rows } = await this.query<{ data: Collections[K] }>(SQL.list, [collection, opts.limit ?? null]);
-    return rows.map((r) => r.data);
+    return this.withCounters(collection, rows.map((r) => r.data));
   }
 
   async claimJobs(opts: ClaimOptions): Promise<Job[]> {
     this.mustWrite("claimJobs");
+    await this.flush("jobs");
     if (this.claimGuard) await this.claimGuard(opts.owner);
     const { rows } = await this.query<{ data: Job }>(SQL.claim, [opts.queues, opts.now, opts.limit], true);
     if (rows.length === 0) return [];
     const claimed = rows.map((r): Job => ({ ...r.data, state: "running", leaseUntil: opts.now + opts.leaseMs, leaseOwner: opts.owner, updatedAt: opts.now }));
-    await this.putMany("jobs", claimed, true);
+    // The claim holds these rows locked (FOR UPDATE): writing them at once cannot deadlock.
+    await this.putMany("jobs", claimed.map((job) => this.pendingOf("jobs", job.id, job)), true);
     return claimed.map((j) => JSON.parse(JSON.stringify(j)) as Job);
   }
 
   async enqueue(job: Omit<Job, "seq">): Promise<Job> {
     this.mustWrite("enqueue");
+    await this.flush("jobs"); // keeps insertion order within the collection
     const fields: Record<string, unknown> = { ...job };
     delete fields.seq;
     const body = JSON.stringify(fields);
@@ -323,27 +382,121 @@ class PgTx implements Tx {
     return JSON.parse(`${head}${rows[0]!.seq}}`) as Job;
   }
 
-  /** Inserts or replaces rows (distinct ids) and their index entries in one statement. */
-  private async putMany(collection: CollectionName, rows: Array<{ id: string }>, claim = false): Promise<void> {
+  async bump<K extends CounterCollection>(collection: K, base: Omit<Collections[K], "counts">, add: Record<string, number>): Promise<void> {
+    await this.buffered("bump");
+    const key = pendingKey(collection, base.id);
+    const buffered = this.pending.get(key);
+    if (buffered && !buffered.ifAbsent) {
+      // The row is written whole at commit anyway: add to that.
+      const row = (buffered.data === null ? { ...base, counts: {} } : JSON.parse(buffered.data)) as Collections[K];
+      for (const [k, v] of Object.entries(add)) row.counts[k] = (row.counts[k] ?? 0) + v;
+      this.buffer(collection, base.id, row);
+      return;
+    }
+    // The document is created at commit, in the flush's order, unless it exists: created here,
+    // two transactions creating two branches' rows in opposite orders deadlocked.
+    if (!buffered) this.pending.set(key, { ...this.pendingOf(collection, base.id, { ...base, counts: {} }), ifAbsent: true });
+    const keys = Object.keys(add);
+    if (keys.length === 0) return;
+    await this.query(SQL.bump, [collection, base.id, this.shard, keys, keys.map((k) => add[k])]);
+  }
+
+  /**
+   * Writes the buffered rows (of one collection, or all), sorted by (collection, id): runs of
+   * puts, deletes, and delete-then-insert (a row deleted and written again) as single statements.
+   */
+  async flush(collection?: CollectionName): Promise<void> {
+    if (this.pending.size === 0) return;
+    const entries: Pending[] = [];
+    for (const [key, entry] of this.pending) {
+      if (collection !== undefined && entry.collection !== collection) continue;
+      entries.push(entry);
+      this.pending.delete(key);
+    }
+    entries.sort((a, b) => (a.collection < b.collection ? -1 : a.collection > b.collection ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const kind = (e: Pending) => (e.ifAbsent ? "ensure" : e.data === null ? "delete" : e.reinsert ? "reinsert" : "put");
+    for (let i = 0; i < entries.length; ) {
+      const first = entries[i]!;
+      let j = i + 1;
+      while (j < entries.length && entries[j]!.collection === first.collection && kind(entries[j]!) === kind(first)) j++;
+      const run = entries.slice(i, j);
+      const what = kind(first);
+      if (what === "ensure") {
+        await this.putMany(first.collection, run, false, true);
+      } else {
+        if (what !== "put") await this.query(SQL.deleteMany, [first.collection, run.map((e) => e.id)]);
+        if (what !== "delete") await this.putMany(first.collection, run);
+        if (COUNTERS.has(first.collection)) await this.query(SQL.clearCounters, [first.collection, run.map((e) => e.id)]);
+      }
+      i = j;
+    }
+  }
+
+  /** Buffers a write of `row` (null: a delete). */
+  private buffer(collection: CollectionName, id: string, row: { id: string } | null): void {
+    const key = pendingKey(collection, id);
+    const before = this.pending.get(key);
+    const entry = this.pendingOf(collection, id, row);
+    if (before) {
+      // An update keeps the row's place; a row deleted earlier in this transaction comes back as a new one.
+      entry.reinsert = before.reinsert || (before.data === null && row !== null);
+      if (!(before.data === null && row !== null)) entry.order = before.order;
+    }
+    this.pending.set(key, entry);
+  }
+
+  private pendingOf(collection: CollectionName, id: string, row: { id: string } | null): Pending {
+    return {
+      collection,
+      id,
+      data: row === null ? null : JSON.stringify(row),
+      keys: row === null ? [[], []] : this.keysOf(collection, row),
+      job: jobFields(collection === "jobs" && row !== null ? row : undefined),
+      order: ++this.writes,
+      reinsert: false,
+    };
+  }
+
+  /**
+   * Inserts or replaces rows (distinct ids, in the order given) and their index entries in one
+   * statement; `ifAbsent`: only inserts the rows that do not exist.
+   */
+  private async putMany(collection: CollectionName, rows: Pending[], claim = false, ifAbsent = false): Promise<void> {
     const ids: string[] = [];
     const data: string[] = [];
+    const orders: number[] = [];
     const keyIds: string[] = [];
     const keyIdxs: string[] = [];
     const keyValues: string[] = [];
     const jobs: Array<Array<string | number | null>> = [[], [], [], [], [], []];
     for (const row of rows) {
       ids.push(row.id);
-      // Serialized now: later changes to the caller's object do not reach the store.
-      data.push(JSON.stringify(row));
-      const [idxs, values] = this.keysOf(collection, row);
+      data.push(row.data!);
+      orders.push(row.order);
+      const [idxs, values] = row.keys;
       for (let i = 0; i < idxs.length; i++) {
         keyIds.push(row.id);
         keyIdxs.push(idxs[i]!);
         keyValues.push(values[i]!);
       }
-      if (collection === "jobs") jobFields(row).forEach((v, i) => jobs[i]!.push(v));
+      if (collection === "jobs") row.job.forEach((v, i) => jobs[i]!.push(v));
     }
-    await this.query(SQL.put, [collection, ids, data, keyIds, keyIdxs, keyValues, ...jobs], claim);
+    if (ifAbsent) await this.query(SQL.ensure, [collection, ids, data, orders, keyIds, keyIdxs, keyValues]);
+    else await this.query(SQL.put, [collection, ids, data, orders, keyIds, keyIdxs, keyValues, ...jobs], claim);
+  }
+
+  /** Counter rows as reads see them: the document's counts plus every shard's deltas. */
+  private async withCounters<R>(collection: CollectionName, rows: R[]): Promise<R[]> {
+    if (!COUNTERS.has(collection) || rows.length === 0) return rows;
+    const byId = new Map(rows.map((r) => [(r as { id: string }).id, r as { counts?: Record<string, number> }]));
+    const { rows: totals } = await this.query<{ id: string; key: string; total: number }>(SQL.counterTotals, [collection, [...byId.keys()]]);
+    for (const { id, key, total } of totals) {
+      const row = byId.get(id);
+      if (!row) continue;
+      row.counts ??= {};
+      row.counts[key] = (row.counts[key] ?? 0) + total;
+    }
+    return rows;
   }
 
   /** The row's index entries: names and values, leaving out indexes whose value is undefined. */
@@ -363,13 +516,19 @@ class PgTx implements Tx {
     if (!this.writable) throw new AppError({ code: "store_read_only", message: `${op} is not allowed in a read-only transaction`, httpStatus: 500 });
   }
 
+  /** A buffered write still opens the transaction now (its snapshot and its place among the others). */
+  private async buffered(op: string): Promise<void> {
+    this.mustWrite(op);
+    await this.open(op, false);
+  }
+
   /**
-   * Runs one statement, opening the transaction first. Its isolation follows the first
-   * operation: a transaction that starts with claimJobs (the job runner's poll) runs at READ
-   * COMMITTED, where FOR UPDATE SKIP LOCKED lets instances claim side by side without
-   * serialization failures; every other one is SERIALIZABLE.
+   * Opens the transaction on the first operation. Its isolation follows that operation: a
+   * transaction that starts with claimJobs (the job runner's poll) runs at READ COMMITTED, where
+   * FOR UPDATE SKIP LOCKED lets instances claim side by side without serialization failures;
+   * every other one is SERIALIZABLE.
    */
-  private async query<R extends pg.QueryResultRow>(statement: { name: string; text: string }, values: unknown[], claim = false): Promise<pg.QueryResult<R>> {
+  private async open(op: string, claim: boolean): Promise<void> {
     if (this.done) throw new AppError({ code: "store_tx_finished", message: "the transaction has already ended", httpStatus: 500 });
     if (this.failure !== undefined) throw storeError(this.failure);
     if (!this.begun) {
@@ -378,16 +537,32 @@ class PgTx implements Tx {
     }
     try {
       await this.begun;
-      if (this.claimOnly && !claim) {
-        throw new AppError({ code: "store_claim_only", message: `${statement.name.replace("store_", "")} after claimJobs: a transaction that starts with claimJobs may only claim`, httpStatus: 500 });
-      }
-      return await this.client.query<R>({ name: statement.name, text: statement.text, values });
     } catch (err) {
-      if (err instanceof AppError) throw err;
+      this.failure ??= err;
+      throw isRetryable(err) ? conflictError(1, err) : storeError(err);
+    }
+    if (this.claimOnly && !claim) {
+      throw new AppError({ code: "store_claim_only", message: `${op} after claimJobs: a transaction that starts with claimJobs may only claim`, httpStatus: 500 });
+    }
+  }
+
+  /** Runs one statement in the transaction, opening it first. */
+  private async query<R extends pg.QueryResultRow>(statement: { name: string; text: string }, values: unknown[], claim = false): Promise<pg.QueryResult<R>> {
+    await this.open(statement.name.replace("store_", ""), claim);
+    try {
+      // A statement marked `custom` is planned for its values each time: a generic plan of the
+      // writes scanned a whole collection's index entries (see `put`).
+      const named = "custom" in statement ? {} : { name: statement.name };
+      return await this.client.query<R>({ ...named, text: statement.text, values });
+    } catch (err) {
       this.failure ??= err;
       throw isRetryable(err) ? conflictError(1, err) : storeError(err);
     }
   }
+}
+
+function pendingKey(collection: string, id: string): string {
+  return `${collection}\u0000${id}`;
 }
 
 function newPool(url: string, max: number, name: string, onError: (err: Error) => void): pg.Pool {
@@ -430,21 +605,29 @@ const SQL = {
   },
   count: { name: "store_count", text: "SELECT count(*)::int AS n FROM store_index WHERE collection = $1 AND idx = $2 AND value = $3" },
   // A replaced row keeps its rank (its place in list and index order); an index entry is
-  // rewritten only when its value changed, and dropped when the value became undefined.
+  // rewritten only when its value changed, and dropped when the value became undefined. Only a
+  // replaced row's old entries are looked for (`xmax = 0`: the row was inserted, not updated),
+  // by primary key (`id = ANY(ARRAY(…))` keeps the planner on it): under SERIALIZABLE every
+  // lookup is a read that conflicts with inserts next to it, and a scan of the collection's
+  // entries became a lock on the whole table, which conflicted with every other transaction.
+  // Rows are written in the order given (the lock order); new rows take ranks in the order the
+  // transaction wrote them ($4), which is the insertion order list and byIndex return.
   put: {
     name: "store_put",
-    text: `WITH input AS (
-             SELECT t.id, t.data FROM unnest($2::text[], $3::text[]) AS t(id, data)
+    custom: true,
+    text: `WITH input AS MATERIALIZED (
+             SELECT u.id, u.data, u.n, nextval('store_rank_seq') AS rank
+             FROM (SELECT t.* FROM unnest($2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS t(id, data, ord, n) ORDER BY t.ord) u
            ), doc AS (
-             INSERT INTO store_docs AS d (collection, id, data)
-             SELECT $1, input.id, input.data::json FROM input
+             INSERT INTO store_docs AS d (collection, id, rank, data)
+             SELECT $1, input.id, input.rank, input.data::json FROM input ORDER BY input.n
              ON CONFLICT (collection, id) DO UPDATE SET data = EXCLUDED.data
-             RETURNING d.id, d.rank
+             RETURNING d.id, d.rank, d.xmax = 0 AS created
            ), keys AS (
-             SELECT k.id, k.idx, k.value FROM unnest($4::text[], $5::text[], $6::text[]) AS k(id, idx, value)
+             SELECT k.id, k.idx, k.value FROM unnest($5::text[], $6::text[], $7::text[]) AS k(id, idx, value)
            ), gone AS (
              DELETE FROM store_index x
-             WHERE x.collection = $1 AND x.id = ANY($2::text[])
+             WHERE x.collection = $1 AND x.id = ANY(ARRAY(SELECT doc.id FROM doc WHERE NOT doc.created))
                AND NOT EXISTS (SELECT 1 FROM keys WHERE keys.id = x.id AND keys.idx = x.idx)
            ), keyed AS (
              INSERT INTO store_index AS x (collection, idx, id, value, rank)
@@ -454,7 +637,7 @@ const SQL = {
            ), job AS (
              INSERT INTO store_jobs (${JOB_COLUMNS}, rank)
              SELECT t.*, doc.rank
-             FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::float8[], $12::float8[]) AS t(${JOB_COLUMNS})
+             FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::float8[], $13::float8[]) AS t(${JOB_COLUMNS})
              JOIN doc ON doc.id = t.id
              ${JOB_UPSERT}
            )
@@ -475,26 +658,75 @@ const SQL = {
            )
            SELECT count(*)::int AS n FROM doc`,
   },
-  delete: {
-    name: "store_delete",
-    text: `WITH doc AS (
-             DELETE FROM store_docs WHERE collection = $1 AND id = $2
+  // The documents are locked first, in the order given, as put locks them; then their index
+  // entries and job rows go.
+  deleteMany: {
+    name: "store_delete_many",
+    custom: true,
+    text: `WITH locked AS MATERIALIZED (
+             SELECT d.id FROM unnest($2::text[]) WITH ORDINALITY AS t(id, n)
+             JOIN store_docs d ON d.collection = $1 AND d.id = t.id
+             ORDER BY t.n
+             FOR UPDATE OF d
+           ), doc AS (
+             DELETE FROM store_docs d USING locked WHERE d.collection = $1 AND d.id = locked.id
+             RETURNING d.id
            ), job AS (
-             DELETE FROM store_jobs WHERE $1 = 'jobs' AND id = $2
+             DELETE FROM store_jobs j USING doc WHERE $1 = 'jobs' AND j.id = doc.id
+           ), keyed AS (
+             DELETE FROM store_index x USING doc WHERE x.collection = $1 AND x.id = doc.id
            )
-           DELETE FROM store_index WHERE collection = $1 AND id = $2`,
+           SELECT count(*)::int AS n FROM doc`,
+  },
+  // Tx.bump: adds to this transaction's own delta rows (its shard), so two transactions bumping
+  // one counter never write the same row. The document itself is created by `ensure` at commit.
+  bump: {
+    name: "store_bump",
+    text: `INSERT INTO store_counters AS c (collection, id, key, shard, value)
+           SELECT $1, $2, k.key, $3, k.value FROM unnest($4::text[], $5::float8[]) AS k(key, value)
+           ON CONFLICT (collection, id, key, shard) DO UPDATE SET value = c.value + EXCLUDED.value`,
+  },
+  // Rows created unless they exist (neither reading nor locking an existing one), with the index
+  // entries of those created; parameters as `put` has them, without the job fields.
+  ensure: {
+    name: "store_ensure",
+    text: `WITH input AS MATERIALIZED (
+             SELECT u.id, u.data, u.n, nextval('store_rank_seq') AS rank
+             FROM (SELECT t.* FROM unnest($2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS t(id, data, ord, n) ORDER BY t.ord) u
+           ), doc AS (
+             INSERT INTO store_docs AS d (collection, id, rank, data)
+             SELECT $1, input.id, input.rank, input.data::json FROM input ORDER BY input.n
+             ON CONFLICT (collection, id) DO NOTHING
+             RETURNING d.id, d.rank
+           ), keyed AS (
+             INSERT INTO store_index (collection, idx, id, value, rank)
+             SELECT $1, k.idx, k.id, k.value, doc.rank FROM unnest($5::text[], $6::text[], $7::text[]) AS k(id, idx, value) JOIN doc ON doc.id = k.id
+           )
+           SELECT count(*)::int AS n FROM doc`,
+  },
+  counterTotals: {
+    name: "store_counter_totals",
+    text: `SELECT id, key, sum(value) AS total FROM store_counters
+           WHERE collection = $1 AND id = ANY($2::text[]) GROUP BY id, key`,
+  },
+  /** A put or delete of a counter row replaces its totals. */
+  clearCounters: {
+    name: "store_clear_counters",
+    text: "DELETE FROM store_counters WHERE collection = $1 AND id = ANY($2::text[])",
   },
   enqueue: {
     name: "store_enqueue",
+    custom: true,
     text: `WITH s AS (
              SELECT nextval('store_job_seq') AS seq
            ), doc AS (
              INSERT INTO store_docs AS d (collection, id, data)
              SELECT 'jobs', $1, ($2 || s.seq::text || '}')::json FROM s
              ON CONFLICT (collection, id) DO UPDATE SET data = EXCLUDED.data
-             RETURNING d.rank
+             RETURNING d.rank, d.xmax = 0 AS created
            ), gone AS (
-             DELETE FROM store_index x WHERE x.collection = 'jobs' AND x.id = $1 AND NOT (x.idx = ANY($3::text[]))
+             DELETE FROM store_index x
+             WHERE x.collection = 'jobs' AND x.id = ANY(ARRAY(SELECT $1::text FROM doc WHERE NOT doc.created)) AND NOT (x.idx = ANY($3::text[]))
            ), keyed AS (
              INSERT INTO store_index AS x (collection, idx, id, value, rank)
              SELECT 'jobs', k.idx, $1, k.value, doc.rank FROM doc, unnest($3::text[], $4::text[]) AS k(idx, value)

@@ -1,7 +1,7 @@
 /**
  * Rough throughput of the PostgreSQL store, run by hand (not part of the tests):
  *   DATABASE_URL=postgres://… npx tsx backend/src/store/pg/throughput.bench.ts
- * Use an empty scratch database: it writes rows into `settings` and `jobs` and deletes them after.
+ * Use an empty scratch database: it writes rows into `settings`, `jobs` and `dailyStats` and deletes them after.
  */
 import { pino } from "pino";
 import { PgStore } from "./pg.store.js";
@@ -44,6 +44,9 @@ await measure("read-increment-write of one row, 8 callers", 8, (_, i) =>
     await tx.put("settings", { id: "bench-counter", value: ((row?.value as number) ?? 0) + 1 + 0 * i });
   }),
 );
+await measure("bump of one counter row (Tx.bump), 8 callers", 8, () =>
+  store.transact((tx) => tx.bump("dailyStats", { id: "bench-counter|day", branchId: "bench-counter", day: "day" }, { inbound: 1 })),
+);
 let n = 0;
 await measure("enqueue 1 job, 1 caller", 1, () =>
   store.transact(async (tx) => {
@@ -64,5 +67,6 @@ await measure(
 await store.transact(async (tx) => {
   for (const row of await tx.list("settings")) if (row.id.startsWith("bench-")) await tx.delete("settings", row.id);
   for (const row of await tx.byIndex("jobs", "queue", "bench")) await tx.delete("jobs", row.id);
+  await tx.delete("dailyStats", "bench-counter|day");
 });
 await store.close();
