@@ -12,7 +12,7 @@ import type { Store } from "../store/store.port.js";
 import { TransactBatcher } from "../store/transact-batcher.js";
 import { enqueueDelivery, type InboxNotice } from "../inbound/deliveries.js";
 import { SEND_QUEUE, type SendJobPayload } from "./outbox.js";
-import { SendQueue, type SendEntry } from "./send-queue.js";
+import { PRIORITIES, SendQueue, type Priority, type SendEntry } from "./send-queue.js";
 import type { WhatsAppSender } from "./sender.port.js";
 
 type ErrorKind = ErrorClass["kind"];
@@ -85,10 +85,11 @@ export class Sender {
   private readonly reconcileTimers = new Map<string, NodeJS.Timeout>();
   private pausedReason?: string;
   private pausedUntil = 0;
-  /** Messages picked but not yet through the rate gate: kept small so a new reply is not stuck behind them. */
+  /** Messages picked but not yet through the rate gate (their intents recorded or being recorded). */
   private preparing = 0;
   private readonly lookahead: number;
-  private readonly gateLine: Array<() => void> = [];
+  /** Sends waiting at the gate, one line per priority: a reply prepared last still goes first. */
+  private readonly gateLines = new Map<Priority, Array<() => void>>(PRIORITIES.map((p) => [p, []]));
   private gateTimer?: NodeJS.Timeout;
   // Several instances (issue 7): see useLease, release, rescan.
   /** Bumped when sending stops on a lost lease: work begun before must not reach Graph. */
@@ -107,7 +108,9 @@ export class Sender {
     this.window = new ArrivalWindow(opts.mps, 1000);
     this.pacer = new Pacer(opts.mps / 1.005, Math.max(4, Math.floor(opts.mps / 50)), this.now());
     this.pairRule = opts.pairRule ?? META_PAIR_RULE;
-    this.lookahead = Math.max(2, Math.ceil(opts.mps / 20));
+    // A fifth of a second of sends in preparation covers an intent commit slowed by a busy disk;
+    // a reply picked later still passes them at the gate.
+    this.lookahead = Math.max(2, Math.ceil(opts.mps / 5));
   }
 
   /** Loads every pending send from the store and starts sending. */
@@ -318,7 +321,7 @@ export class Sender {
     const payload = toGraphMessage({ waId: intent.customer.waId, userId: intent.customer.userId }, content, { callbackData: intent.message.id, replyTo: intent.message.contextWamid });
 
     // 2. Wait for a slot in the number's one-second window, then call Graph.
-    await this.gate();
+    await this.gate(entry.priority);
     release();
     if (generation !== this.generation) {
       this.window.untake();
@@ -352,19 +355,25 @@ export class Sender {
   }
 
   /**
-   * Resolves when both the pacer and the one-second window have room, first come first served.
-   * One timer serves the whole line (each waiter polling its own timer cost more CPU than the sends).
+   * Resolves when both the pacer and the one-second window have room: higher priorities first,
+   * first come first served within one. One timer serves every line (each waiter polling its own
+   * timer cost more CPU than the sends).
    */
-  private gate(): Promise<void> {
+  private gate(priority: Priority): Promise<void> {
     return new Promise<void>((resolve) => {
-      this.gateLine.push(resolve);
+      this.gateLines.get(priority)!.push(resolve);
       this.pumpGate();
     });
   }
 
+  private nextAtGate(): Array<() => void> | undefined {
+    for (const line of this.gateLines.values()) if (line.length > 0) return line;
+    return undefined;
+  }
+
   private pumpGate(): void {
     if (this.gateTimer) return;
-    while (this.gateLine.length > 0) {
+    for (let line = this.nextAtGate(); line; line = this.nextAtGate()) {
       const now = this.now();
       const freeAt = Math.max(this.window.freeAt(now), this.pacer.freeAt(now));
       // Every slot held by a send still in flight: its answer pumps the line again.
@@ -376,7 +385,7 @@ export class Sender {
         }, Math.max(GATE_TICK_MS, freeAt - now));
         return;
       }
-      this.gateLine.shift()!();
+      line.shift()!();
     }
   }
 
