@@ -86,7 +86,7 @@ describe("the sender of the shared number", () => {
     for (let i = 2; i < 5; i++) expect(calls[i]! - calls[i - 1]!).toBeGreaterThanOrEqual(240);
   });
 
-  it("backs off only the recipient Meta refused with 131056, by 4^X seconds", async () => {
+  it("backs off only the recipient Meta refused with 131056, by 4^X seconds", { timeout: 30_000 }, async () => {
     let refused = false;
     const { graph, store, sender } = await setup({
       mps: 80,

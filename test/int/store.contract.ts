@@ -193,6 +193,29 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHar
         });
       });
 
+      it("prefetch (where offered) changes no answer: rows, absent ids, and this transaction's own writes", async () => {
+        await store.transact(async (tx) => {
+          await tx.put("settings", setting("p1", 1));
+          await tx.put("settings", setting("p2", 2));
+        });
+        await store.transact(async (tx) => {
+          await tx.put("settings", setting("p2", 22)); // written before the prefetch
+          await tx.prefetch?.("settings", ["p1", "p2", "p3", "p1"]);
+          await tx.delete("settings", "p1"); // and after it
+          expect(await tx.get("settings", "p1")).toBeUndefined();
+          expect(await tx.get("settings", "p2")).toEqual(setting("p2", 22));
+          expect(await tx.get("settings", "p3")).toBeUndefined();
+          await tx.put("settings", setting("p3", 3));
+          expect(await tx.get("settings", "p3")).toEqual(setting("p3", 3));
+        });
+        await store.read(async (tx) => {
+          await tx.prefetch?.("settings", ["p1", "p2", "p3"]);
+          expect(await tx.get("settings", "p1")).toBeUndefined();
+          expect(await tx.get("settings", "p2")).toEqual(setting("p2", 22));
+          expect(await tx.get("settings", "p3")).toEqual(setting("p3", 3));
+        });
+      });
+
       it("keeps collections apart: the same id in two collections is two rows", async () => {
         await store.transact(async (tx) => {
           await tx.put("settings", setting("x", 1));

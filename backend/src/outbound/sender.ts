@@ -315,7 +315,7 @@ export class Sender {
       const sending: MessageRecord = { ...message, status: "sending", sendingSince: now, sendAttempts: (message.sendAttempts ?? 0) + 1, updatedAt: now };
       await tx.put("messages", sending);
       return { message: sending, customer };
-    });
+    }, [["messages", entry.messageId], ["customers", entry.recipient]]);
     if (!intent) return;
     const content = (intent.message.outbound as OutboundContent | undefined) ?? { kind: "text", text: intent.message.text ?? "" };
     const payload = toGraphMessage({ waId: intent.customer.waId, userId: intent.customer.userId }, content, { callbackData: intent.message.id, replyTo: intent.message.contextWamid });
@@ -459,7 +459,7 @@ export class Sender {
         if (!queued) inbox = { kind: "status", branchId: next.branchId, dialogId: next.dialogId, messageId: next.id, status: next.status, error: next.error };
       }
       return { next, inbox };
-    });
+    }, [["messages", entry.messageId], ["branches", entry.branchId]]);
     this.gcPairs();
     if (done) this.opts.afterCommit({ type: done.next.status === "failed" ? "failed" : "sent", message: done.next, inbox: done.inbox });
   }

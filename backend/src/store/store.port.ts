@@ -139,6 +139,11 @@ export interface Tx {
    * apart), and every read (get, byIndex, list) sees the totals. A `put` of the row replaces them.
    */
   bump<K extends CounterCollection>(collection: K, base: Omit<Collections[K], "counts">, add: Record<string, number>): Promise<void>;
+  /**
+   * A hint: these rows are about to be read. A store that pays a round trip per read (PostgreSQL)
+   * loads them in one; later `get`s in this transaction are answered from it. Optional.
+   */
+  prefetch?(collection: CollectionName, ids: string[]): Promise<void>;
 }
 
 export interface Store {

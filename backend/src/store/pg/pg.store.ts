@@ -286,6 +286,8 @@ class PgTx implements Tx {
   /** Started by claimJobs at READ COMMITTED: nothing but claims may follow. */
   private claimOnly = false;
   private readonly pending = new Map<string, Pending>();
+  /** Rows loaded by `prefetch`, as JSON text (null: absent), as this transaction's snapshot holds them. */
+  private readonly fetched = new Map<string, string | null>();
   private writes = 0;
 
   constructor(
@@ -308,9 +310,23 @@ class PgTx implements Tx {
   async get<K extends CollectionName>(collection: K, id: string): Promise<Collections[K] | undefined> {
     const buffered = this.pending.get(pendingKey(collection, id));
     if (buffered && !buffered.ifAbsent) return buffered.data === null ? undefined : (JSON.parse(buffered.data) as Collections[K]);
-    const { rows } = await this.query<{ data: Collections[K] }>(SQL.get, [collection, id]);
-    const found = rows.length === 0 && buffered ? [JSON.parse(buffered.data!) as Collections[K]] : rows.map((r) => r.data);
+    const fetched = this.fetched.get(pendingKey(collection, id));
+    const rows =
+      fetched === undefined
+        ? (await this.query<{ data: Collections[K] }>(SQL.get, [collection, id])).rows.map((r) => r.data)
+        : fetched === null
+          ? []
+          : [JSON.parse(fetched) as Collections[K]];
+    const found = rows.length === 0 && buffered ? [JSON.parse(buffered.data!) as Collections[K]] : rows;
     return (await this.withCounters(collection, found))[0];
+  }
+
+  async prefetch(collection: CollectionName, ids: string[]): Promise<void> {
+    const want = [...new Set(ids)].filter((id) => !this.pending.has(pendingKey(collection, id)) && !this.fetched.has(pendingKey(collection, id)));
+    if (want.length === 0) return;
+    const { rows } = await this.query<{ id: string; data: string }>(SQL.getMany, [collection, want]);
+    for (const id of want) this.fetched.set(pendingKey(collection, id), null);
+    for (const r of rows) this.fetched.set(pendingKey(collection, r.id), r.data);
   }
 
   async put<K extends CollectionName>(collection: K, row: Collections[K]): Promise<void> {
@@ -592,6 +608,7 @@ const JOB_UPSERT = `ON CONFLICT (id) DO UPDATE SET queue = EXCLUDED.queue, state
 /** Prepared statements (each connection prepares a name once). */
 const SQL = {
   get: { name: "store_get", text: "SELECT data FROM store_docs WHERE collection = $1 AND id = $2" },
+  getMany: { name: "store_get_many", text: "SELECT id, data::text AS data FROM store_docs WHERE collection = $1 AND id = ANY($2::text[])" },
   list: { name: "store_list", text: "SELECT data FROM store_docs WHERE collection = $1 ORDER BY rank LIMIT $2" },
   byIndexAsc: {
     name: "store_by_index_asc",
