@@ -1,7 +1,14 @@
 import { createHmac } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import axios from "axios";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { createApp } from "../../backend/src/app.js";
+import { webhookConnector } from "../../backend/src/crm/webhook/webhook.adapter.js";
+import type { CrmEvent } from "../../backend/src/crm/crm.port.js";
+import type { Branch } from "../../backend/src/domain/types.js";
+import { AppError } from "../../backend/src/errors.js";
+import { createHttpClient } from "../../backend/src/ops/http-client.js";
 import { loadConfig } from "../../backend/src/config.js";
 import { createLogger } from "../../backend/src/ops/logger.js";
 import { LowdbStore } from "../../backend/src/store/lowdb/lowdb.store.js";
@@ -87,5 +94,102 @@ describe("webhook connector", () => {
     await waitFor(() => receiver.received[0], "delivery after restart");
     await new Promise((r) => setTimeout(r, 300));
     expect(receiver.received.map((h) => h.body.message.text)).toEqual(["survives"]);
+  });
+});
+
+describe("webhook connector: what the branch endpoint answers", () => {
+  const T = Date.UTC(2026, 10, 26, 9, 0, 0);
+  const event: CrmEvent = {
+    type: "status",
+    id: "status:out_1:delivered",
+    branch: { id: "br_1", code: "ARTPLAY", name: "Art Play" },
+    dialogId: "br_1:wa:79161110009",
+    messageId: "out_1",
+    wamid: "wamid.HBgLNzkxNjExMTAwMDkVAgARGBI5QUZCNTQ2QzQ2NjQzMEQ2OTQA",
+    status: "delivered",
+    at: T,
+  } as CrmEvent;
+
+  /** A branch endpoint on loopback answering `status` (or never, for `hang`); records what it got. */
+  async function endpoint(answer: number | "hang", headers: Record<string, string> = {}) {
+    const got: { raw: string; signature?: string; event?: string }[] = [];
+    const server: Server = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      got.push({ raw: Buffer.concat(chunks).toString("utf8"), signature: req.headers["x-signature-256"] as string, event: req.headers["x-branchline-event"] as string });
+      if (answer === "hang") return;
+      res.writeHead(answer, headers).end("ignored body");
+    });
+    let connections = 0;
+    server.on("connection", () => connections++);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    cleanups.push(() => {
+      server.closeAllConnections();
+      return new Promise((r) => server.close(r));
+    });
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+      got,
+      get connections() {
+        return connections;
+      },
+    };
+  }
+
+  const branchAt = (webhookUrl: string): Branch => ({
+    id: "br_1", name: "Art Play", code: "ARTPLAY", crm: "webhook", enabled: true, isHq: true, keywords: [], adSourceIds: [],
+    webhookUrl, webhookSecretSealed: "sealed-secret", keyHash: "h", keyPrefix: "k", createdAt: T, updatedAt: T,
+  });
+  const http = createHttpClient();
+  const deliverTo = (url: string, timeoutMs = 2000) =>
+    webhookConnector({ http, openSecret: (sealed) => `opened:${sealed}`, timeoutMs }).create(branchAt(url)).deliver(event);
+  const failure = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => err as AppError);
+
+  it("posts the event once, signed over the exact bytes, reusing the connection for the next one", async () => {
+    const ep = await endpoint(204);
+    await deliverTo(ep.url);
+    await deliverTo(ep.url);
+    expect(ep.got).toHaveLength(2);
+    expect(JSON.parse(ep.got[0]!.raw)).toEqual(event);
+    expect(ep.got[0]!.signature).toBe(`sha256=${createHmac("sha256", "opened:sealed-secret").update(ep.got[0]!.raw).digest("hex")}`);
+    expect(ep.got[0]!.event).toBe("status");
+    expect(ep.connections).toBe(1);
+  });
+
+  it.each([
+    [410, false],
+    [400, false],
+    [408, true],
+    [429, true],
+    [500, true],
+    [503, true],
+  ])("HTTP %i is refused with retryable=%s", async (status, retryable) => {
+    const ep = await endpoint(status);
+    const err = await failure(deliverTo(ep.url));
+    expect(err).toBeInstanceOf(AppError);
+    expect(err).toMatchObject({ code: "webhook_refused", retryable });
+    expect(err!.message).toContain(`HTTP ${status}`);
+  });
+
+  it("does not follow a redirect: a 301 is a failure to retry, and the other URL is never called", async () => {
+    const elsewhere = await endpoint(200);
+    const ep = await endpoint(301, { location: elsewhere.url });
+    expect(await failure(deliverTo(ep.url))).toMatchObject({ code: "webhook_refused", retryable: true });
+    expect(elsewhere.got).toHaveLength(0);
+  });
+
+  it("an endpoint that never answers fails after the timeout as unreachable (retried), without the secret in the message", async () => {
+    const ep = await endpoint("hang");
+    const err = await failure(deliverTo(ep.url, 300));
+    expect(err).toMatchObject({ code: "webhook_unreachable", retryable: true });
+    expect(err!.message).toMatch(/timeout/);
+    expect(err!.message).not.toContain("sealed-secret");
+    expect(ep.got).toHaveLength(1);
+  });
+
+  it("an endpoint that refuses connections fails as unreachable (retried)", async () => {
+    const ep = await endpoint(200);
+    for (const c of cleanups.splice(0)) await c();
+    expect(await failure(deliverTo(ep.url))).toMatchObject({ code: "webhook_unreachable", retryable: true });
   });
 });

@@ -3,7 +3,9 @@
  *
  * Pure: no I/O, no clock (`now` is passed in), no imports of other project modules. The caller looks up
  * everything the ladder needs (the customer's binding, the branch that sent the quoted message, which
- * CRMs know the phone) and acts on the decision (deliver, bind, unbind, send the menu).
+ * CRMs know the phone) and acts on the decision (deliver, bind, unbind, send the menu). A caller that
+ * routes many messages over one branch set prepares it once (`prepareBranches`) and passes that in:
+ * the cost of a message then does not grow with the number of branches.
  *
  * The ladder — the first rule that decides wins:
  *
@@ -89,7 +91,8 @@ export interface RoutingInput {
     interactiveReplyId?: string;
     buttonPayload?: string;
   };
-  branches: RoutingBranch[];
+  /** The network's branches, or the same prepared once by `prepareBranches` (cheaper per message). */
+  branches: readonly RoutingBranch[] | PreparedBranches;
   settings: RoutingSettings;
   /** The customer's current binding, if any. */
   binding?: RoutingBinding;
@@ -275,9 +278,8 @@ export function defaultRoutingSettings(): RoutingSettings {
 /** Decides where an inbound message goes. See the module comment for the ladder. */
 export function routeMessage(input: RoutingInput): RoutingDecision {
   const { settings, message } = input;
-  const byId = new Map<string, RoutingBranch>();
-  for (const b of input.branches) if (!byId.has(b.id)) byId.set(b.id, b);
-  const enabled = sortBranches([...byId.values()].filter((b) => b.enabled));
+  const prepared = input.branches instanceof PreparedBranches ? input.branches : new PreparedBranches(input.branches);
+  const { byId, enabled } = prepared;
   const notes: RoutingNote[] = [];
   const text = normalizeText(message.text ?? "");
   const lang = pickLang(input);
@@ -320,7 +322,7 @@ export function routeMessage(input: RoutingInput): RoutingDecision {
   // or keyword that pointed elsewhere.
   let explicit: ExplicitOutcome | undefined;
   const explicitOutcome = (): ExplicitOutcome =>
-    (explicit ??= matchExplicit(byId, text, message.referralSourceId));
+    (explicit ??= matchExplicit(prepared, text, message.referralSourceId));
   const noteOverridden = (chosen: RoutingBranch): void => {
     const hit = explicitOutcome().decided;
     if (hit && hit.branch.id !== chosen.id) {
@@ -448,7 +450,7 @@ export function routeMessage(input: RoutingInput): RoutingDecision {
 
   // 7. HQ fallback (never binds: the first reply from HQ binds, and until then a code or a menu
   //    choice can still reach the right branch).
-  const hq = enabled.find((b) => b.isHq) ?? enabled[0];
+  const hq = prepared.hq ?? enabled[0];
   if (!hq) return finish({ kind: "unroutable", explanation: { rule: "unroutable" }, notes });
   return route(
     hq,
@@ -479,17 +481,12 @@ interface ExplicitOutcome {
   notes: RoutingNote[];
 }
 
-function matchExplicit(
-  byId: Map<string, RoutingBranch>,
-  text: string,
-  referralSourceId: string | undefined,
-): ExplicitOutcome {
+function matchExplicit(prepared: PreparedBranches, text: string, referralSourceId: string | undefined): ExplicitOutcome {
   const notes: RoutingNote[] = [];
-  const branches = sortBranches([...byId.values()]);
 
   const decide = (
     rule: ExplicitRule,
-    hits: { branch: RoutingBranch; token: string }[],
+    hits: readonly { branch: RoutingBranch; token: string }[],
   ): ExplicitOutcome["decided"] | undefined => {
     const live: { branch: RoutingBranch; token: string }[] = [];
     for (const h of hits) {
@@ -510,36 +507,171 @@ function matchExplicit(
 
   const ref = referralSourceId?.trim();
   if (ref) {
-    const hits = branches
-      .filter((b) => (b.adSourceIds ?? []).some((id) => id.trim() === ref))
-      .map((branch) => ({ branch, token: ref }));
+    const hits = (prepared.ads.get(ref) ?? []).map((branch) => ({ branch, token: ref }));
     const d = decide("ad_referral", hits);
     if (d) return { decided: d, notes };
   }
 
   if (text) {
-    const codeHits: { branch: RoutingBranch; token: string }[] = [];
-    for (const b of branches) {
-      const code = b.code?.trim();
-      if (code && containsPhrase(text, code)) codeHits.push({ branch: b, token: code });
+    const found = prepared.phrases.findIn(text);
+    if (found.length > 0) {
+      // Codes and keywords of every branch (disabled ones too: they are noted), in menu order.
+      const codeHits: PhraseOwner[] = [];
+      const keywordBest = new Map<RoutingBranch, PhraseOwner>();
+      for (const phrase of found) {
+        for (const o of prepared.codes.get(phrase) ?? []) codeHits.push(o);
+        for (const o of prepared.keywords.get(phrase) ?? []) {
+          // The longest matching keyword explains best ("маникюр гель-лак" over "маникюр"); among
+          // equally long ones, the one listed first.
+          const best = keywordBest.get(o.branch);
+          if (!best || o.token.length > best.token.length || (o.token.length === best.token.length && o.position < best.position)) keywordBest.set(o.branch, o);
+        }
+      }
+      const d = decide("explicit_code", codeHits.sort(byRank));
+      if (d) return { decided: d, notes };
+      const k = decide("keyword", [...keywordBest.values()].sort(byRank));
+      if (k) return { decided: k, notes };
     }
-    const d = decide("explicit_code", codeHits);
-    if (d) return { decided: d, notes };
-
-    const keywordHits: { branch: RoutingBranch; token: string }[] = [];
-    for (const b of branches) {
-      // The longest matching keyword explains best ("маникюр гель-лак" over "маникюр").
-      const matched = (b.keywords ?? [])
-        .map((k) => k.trim())
-        .filter((k) => k && containsPhrase(text, k))
-        .sort((x, y) => y.length - x.length)[0];
-      if (matched) keywordHits.push({ branch: b, token: matched });
-    }
-    const k = decide("keyword", keywordHits);
-    if (k) return { decided: k, notes };
   }
 
   return { notes };
+}
+
+// ───────────────────────────────────────── prepared branches ─────────────────────────────────────
+
+/** A branch that owns a code or keyword: `token` as configured (trimmed), `rank` in menu order. */
+interface PhraseOwner {
+  branch: RoutingBranch;
+  token: string;
+  rank: number;
+  /** Position of the keyword in the branch's list (ties between equally long keywords). */
+  position: number;
+}
+
+const byRank = (a: PhraseOwner, b: PhraseOwner): number => a.rank - b.rank;
+
+/**
+ * A branch set prepared for routing: sorted once, its codes, keywords and ad ids in lookup tables.
+ * With it a message costs the same for 4 or 400 branches: the text is scanned once for every code
+ * and keyword together instead of once per branch. Immutable: build it again when a branch changes
+ * and share it between messages. Decisions are the same as with the plain branch list.
+ */
+export class PreparedBranches {
+  /** The first branch of each id. */
+  readonly byId: ReadonlyMap<string, RoutingBranch>;
+  /** Enabled branches by menu order (unset last), then name, then id. */
+  readonly enabled: readonly RoutingBranch[];
+  /** The first enabled HQ branch in that order. */
+  readonly hq: RoutingBranch | undefined;
+  /** Normalised code → branches with that code. */
+  readonly codes = new Map<string, PhraseOwner[]>();
+  /** Normalised keyword → branches with that keyword. */
+  readonly keywords = new Map<string, PhraseOwner[]>();
+  /** Trimmed ad source id → branches mapped to it, in menu order. */
+  readonly ads = new Map<string, RoutingBranch[]>();
+  readonly phrases = new PhraseFinder();
+
+  constructor(branches: readonly RoutingBranch[]) {
+    const byId = new Map<string, RoutingBranch>();
+    for (const b of branches) if (!byId.has(b.id)) byId.set(b.id, b);
+    this.byId = byId;
+    const sorted = sortBranches([...byId.values()]);
+    this.enabled = sorted.filter((b) => b.enabled);
+    this.hq = this.enabled.find((b) => b.isHq);
+    const own = (table: Map<string, PhraseOwner[]>, raw: string, owner: Omit<PhraseOwner, "token">) => {
+      const token = raw.trim();
+      const phrase = normalizeText(token);
+      if (!phrase) return;
+      this.phrases.add(phrase);
+      const list = table.get(phrase);
+      if (list) list.push({ ...owner, token });
+      else table.set(phrase, [{ ...owner, token }]);
+    };
+    sorted.forEach((branch, rank) => {
+      if (branch.code) own(this.codes, branch.code, { branch, rank, position: 0 });
+      (branch.keywords ?? []).forEach((k, position) => own(this.keywords, k, { branch, rank, position }));
+      for (const id of new Set((branch.adSourceIds ?? []).map((a) => a.trim()))) {
+        const list = this.ads.get(id);
+        if (list) list.push(branch);
+        else this.ads.set(id, [branch]);
+      }
+    });
+  }
+}
+
+/** Branches prepared once for many `routeMessage` calls (see `PreparedBranches`). */
+export function prepareBranches(branches: readonly RoutingBranch[]): PreparedBranches {
+  return new PreparedBranches(branches);
+}
+
+interface TrieNode {
+  next: Map<string, TrieNode>;
+  /** The phrase that ends here. */
+  phrase?: string;
+}
+
+/**
+ * Finds which of many normalised phrases occur in a normalised text as whole words — the same
+ * test as `containsPhrase` (no word character right before or after), for all phrases in one
+ * pass over the text (a character trie walked from every word start).
+ */
+class PhraseFinder {
+  private readonly root: TrieNode = { next: new Map() };
+
+  add(phrase: string): void {
+    let node = this.root;
+    // By UTF-16 unit, like the walk over the text.
+    for (let i = 0; i < phrase.length; i++) {
+      const unit = phrase[i]!;
+      let child = node.next.get(unit);
+      if (!child) node.next.set(unit, (child = { next: new Map() }));
+      node = child;
+    }
+    node.phrase = phrase;
+  }
+
+  /** Phrases found in `text` (normalised), each once. */
+  findIn(text: string): string[] {
+    const found = new Set<string>();
+    if (this.root.next.size === 0) return [];
+    for (let i = 0; i < text.length; i++) {
+      // A match starts on a code point (never inside a surrogate pair) with no word character before it.
+      if (i > 0 && (isPairAt(text, i - 1) || isWordCodePoint(codePointBefore(text, i)))) continue;
+      let node: TrieNode | undefined = this.root;
+      for (let j = i; j < text.length; j++) {
+        node = node.next.get(text[j]!);
+        if (!node) break;
+        if (node.phrase !== undefined && !isPairAt(text, j) && (j + 1 === text.length || !isWordCodePoint(text.codePointAt(j + 1)!))) {
+          found.add(node.phrase);
+        }
+      }
+    }
+    return [...found];
+  }
+}
+
+/** True when `s[i]` and `s[i + 1]` are one surrogate pair. */
+function isPairAt(s: string, i: number): boolean {
+  const hi = s.charCodeAt(i);
+  const lo = s.charCodeAt(i + 1);
+  return hi >= 0xd800 && hi <= 0xdbff && lo >= 0xdc00 && lo <= 0xdfff;
+}
+
+function codePointBefore(s: string, i: number): number {
+  return i >= 2 && isPairAt(s, i - 2) ? s.codePointAt(i - 2)! : s.charCodeAt(i - 1);
+}
+
+/** One character of the `WORD_CHAR` class. */
+const WORD_CHAR_RE = /^[\p{L}\p{M}\p{N}_]$/u;
+const wordCache = new Map<number, boolean>();
+
+function isWordCodePoint(cp: number): boolean {
+  let w = wordCache.get(cp);
+  if (w === undefined) {
+    w = WORD_CHAR_RE.test(String.fromCodePoint(cp));
+    if (wordCache.size < 65_536) wordCache.set(cp, w);
+  }
+  return w;
 }
 
 // ──────────────────────────────────────── text matching ──────────────────────────────────────────
@@ -650,7 +782,7 @@ interface Choice {
 
 /** `enabled` must be sorted and non-empty. */
 function composeMenu(
-  enabled: RoutingBranch[],
+  enabled: readonly RoutingBranch[],
   settings: RoutingSettings,
   opts: BuildMenuOptions & { lang: Lang },
 ): ComposedMenu {
@@ -759,7 +891,7 @@ const pageSuffix = (p: Page, t: Texts): string => (p.pages > 1 ? t.pageSuffix(p.
 const collator = new Intl.Collator("en", { sensitivity: "base", numeric: true });
 
 /** By `menuOrder` (unset last), then name, then id. */
-function sortBranches(branches: RoutingBranch[]): RoutingBranch[] {
+function sortBranches(branches: readonly RoutingBranch[]): RoutingBranch[] {
   return [...branches].sort(
     (a, b) =>
       (a.menuOrder ?? Number.POSITIVE_INFINITY) - (b.menuOrder ?? Number.POSITIVE_INFINITY) ||
@@ -772,13 +904,13 @@ function cityKey(city: string): string {
   return normalizeText(city);
 }
 
-function branchesInCity(enabled: RoutingBranch[], city: string): RoutingBranch[] {
+function branchesInCity(enabled: readonly RoutingBranch[], city: string): RoutingBranch[] {
   const key = cityKey(city);
   return enabled.filter((b) => b.city !== undefined && b.city.trim() !== "" && cityKey(b.city) === key);
 }
 
 /** Cities of sorted branches, ordered by their smallest `menuOrder`, then by name. */
-function cityGroups(enabled: RoutingBranch[]): { name: string; branches: RoutingBranch[]; order: number }[] {
+function cityGroups(enabled: readonly RoutingBranch[]): { name: string; branches: RoutingBranch[]; order: number }[] {
   const groups = new Map<string, { name: string; branches: RoutingBranch[]; order: number }>();
   for (const b of enabled) {
     const name = b.city?.trim();

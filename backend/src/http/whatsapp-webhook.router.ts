@@ -75,7 +75,9 @@ export function whatsappWebhookRouter(deps: WhatsAppWebhookDeps): Router {
  * The one customer whose messages a body carries (Meta sends one per webhook as a rule): such
  * bodies are processed one at a time, in the order they were acknowledged, so a customer's
  * messages keep their order across concurrent workers and instances. Undefined for a body with
- * no messages or with several senders.
+ * no messages or with several senders. The BSUID (`from_user_id`) keys the customer when Meta
+ * sends one, else the phone (`from`), as customers are keyed: bodies that carry only the BSUID
+ * (username users) are then ordered with the ones that carry both.
  */
 function soleSender(body: unknown): string | undefined {
   const senders = new Set<string>();
@@ -88,7 +90,8 @@ function soleSender(body: unknown): string | undefined {
       const messages = (c as { value?: { messages?: unknown } } | null)?.value?.messages;
       if (!Array.isArray(messages)) continue;
       for (const m of messages) {
-        const from = (m as { from?: unknown; user_id?: unknown } | null)?.from ?? (m as { user_id?: unknown } | null)?.user_id;
+        const sender = m as { from?: unknown; from_user_id?: unknown } | null;
+        const from = sender?.from_user_id ?? sender?.from;
         if (typeof from !== "string") return undefined;
         senders.add(from);
       }

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import type { InboundMessage, ParsedWebhook, StatusUpdate } from "../channels/whatsapp/webhook.types.js";
 import { eventKeyForMessage, parseMetaWebhook } from "../channels/whatsapp/webhook.parse.js";
-import { routeMessage, type RoutingBranch, type RoutingDecision, type RoutingSettings } from "../domain/routing.js";
-import type { Branch, Customer, Job, MessageRecord } from "../domain/types.js";
+import { routeMessage, type PreparedBranches, type RoutingDecision, type RoutingSettings } from "../domain/routing.js";
+import type { Customer, Job, MessageRecord } from "../domain/types.js";
 import type { JobHandler } from "../jobs/job-runner.js";
 import type { Logger } from "../ops/logger.js";
 import type { Metrics } from "../ops/metrics.js";
@@ -17,6 +17,7 @@ import { bumpDailyStats } from "../stats/daily-stats.js";
 import { enqueueDelivery, type InboxNotice } from "./deliveries.js";
 import { enqueueMediaDownload } from "./media.worker.js";
 import { loadRoutingSettings } from "./routing-settings.js";
+import { preparedBranchesCache } from "./routing-branches.js";
 import { windowState } from "../domain/window.js";
 import type { FlowRunner } from "../flows/flow.runner.js"; // flows (issue 6)
 
@@ -50,6 +51,7 @@ export type Effect = StatusEffect | { type: "send"; job: Job } | { type: "templa
  */
 export function inboundHandler(deps: InboundDeps): JobHandler {
   const turns = new TurnTaking();
+  const prepare = preparedBranchesCache();
   return {
     queue: INBOUND_QUEUE,
     maxAttempts: 20,
@@ -80,15 +82,17 @@ export function inboundHandler(deps: InboundDeps): JobHandler {
         ...(parsed?.messages ?? []).map((message) => ({ message })),
         ...(parsed?.statuses ?? []).map((status) => ({ status })),
       ];
-      const processChunk = async (tx: Tx, chunk: typeof items, now: number): Promise<Effect[]> => {
-        const fx: Effect[] = [];
+      const processChunk = async (tx: Tx, chunk: typeof items, now: number): Promise<ChunkResult> => {
+        // Fresh per attempt: a store that retries the transaction (PostgreSQL) runs this again.
+        const result: ChunkResult = { fx: [], routed: [] };
         if (chunk.some((it) => "message" in it)) {
           const settings = await loadRoutingSettings(tx, deps.routingDefaults);
-          const branches = await tx.list("branches");
-          for (const it of chunk) if ("message" in it) await processMessage(tx, it.message, { ...deps, settings, branches, owners: owners.get(it.message.wamid) ?? [], now, fx });
+          // Read in this transaction, prepared for routing only when a branch changed.
+          const branches = prepare(await tx.list("branches"));
+          for (const it of chunk) if ("message" in it) await processMessage(tx, it.message, { ...deps, settings, branches, owners: owners.get(it.message.wamid) ?? [], now, fx: result.fx, routed: result.routed });
         }
-        for (const it of chunk) if ("status" in it) fx.push(...(await applyStatus(tx, it.status, now)));
-        return fx;
+        for (const it of chunk) if ("status" in it) result.fx.push(...(await applyStatus(tx, it.status, now)));
+        return result;
       };
       for (let i = 0; i < items.length || i === 0; i += CHUNK) {
         const chunk = items.slice(i, i + CHUNK);
@@ -97,17 +101,17 @@ export function inboundHandler(deps: InboundDeps): JobHandler {
         // The turn ends when the transaction's work is done, not when it is durable (and also if
         // the store refuses the transaction before running it).
         const leave = await turns.enter();
-        let effects: Effect[];
+        let done: ChunkResult;
         try {
-          effects = await deps.store.transact(async (tx) => {
+          done = await deps.store.transact(async (tx) => {
             try {
-              const fx = await processChunk(tx, chunk, deps.now());
+              const result = await processChunk(tx, chunk, deps.now());
               if (last) {
-                if (parsed && (await recordAccountEvents(tx, parsed, payloadId, deps.now())).templatesChanged) fx.push({ type: "templates" });
+                if (parsed && (await recordAccountEvents(tx, parsed, payloadId, deps.now())).templatesChanged) result.fx.push({ type: "templates" });
                 await tx.delete("payloads", payloadId);
                 await ctx.complete(tx);
               }
-              return fx;
+              return result;
             } finally {
               leave();
             }
@@ -115,11 +119,19 @@ export function inboundHandler(deps: InboundDeps): JobHandler {
         } finally {
           leave();
         }
-        deps.afterCommit(effects);
+        // Counted once the routing is committed: never for an attempt that was rolled back or retried.
+        for (const rule of done.routed) deps.metrics.inboundMessages.inc({ rule });
+        deps.afterCommit(done.fx);
       }
       if (parsed && parsed.problems.length > 0) deps.logger.warn({ payloadId, problems: parsed.problems.slice(0, 20) }, "webhook body had parts we could not read");
     },
   };
+}
+
+interface ChunkResult {
+  fx: Effect[];
+  /** The rule (or `unroutable`) of each message routed in the chunk, for the metric. */
+  routed: string[];
 }
 
 /** Events per transaction when a webhook body is processed. */
@@ -144,10 +156,11 @@ class TurnTaking {
 
 interface MessageCtx extends Omit<InboundDeps, "now"> {
   settings: RoutingSettings;
-  branches: Branch[];
+  branches: PreparedBranches;
   owners: string[];
   now: number;
   fx: Effect[];
+  routed: string[];
 }
 
 async function processMessage(tx: Tx, m: InboundMessage, c: MessageCtx): Promise<void> {
@@ -186,7 +199,7 @@ async function processMessage(tx: Tx, m: InboundMessage, c: MessageCtx): Promise
       interactiveReplyId: m.content.kind === "interactive" ? m.content.id : undefined,
       buttonPayload: m.content.kind === "button" ? m.content.payload : undefined,
     },
-    branches: c.branches.map(toRoutingBranch),
+    branches: c.branches,
     // A message replayed after an outage may be older than the 24-hour window: no menu can be
     // sent for it, so it goes down the ladder to HQ instead of waiting for an answer.
     settings: windowState(sentAt, c.now).open ? c.settings : { ...c.settings, menuEnabled: false },
@@ -195,7 +208,7 @@ async function processMessage(tx: Tx, m: InboundMessage, c: MessageCtx): Promise
     crmOwners: c.owners,
     awaitingMenu: binding?.awaitingMenuSince !== undefined,
   });
-  c.metrics.inboundMessages.inc({ rule: decision.kind === "unroutable" ? "unroutable" : decision.rule });
+  c.routed.push(decision.kind === "unroutable" ? "unroutable" : decision.rule);
 
   const message: MessageRecord = {
     id: `in_${createHash("sha256").update(m.wamid).digest("base64url").slice(0, 22)}`,
@@ -264,8 +277,4 @@ async function askMenu(tx: Tx, customer: Customer, decision: Extract<RoutingDeci
   const { menu } = decision;
   const { job } = await queueOutbound(tx, { customer, content: { kind: "list", body: menu.body, button: menu.button, sections: menu.sections }, origin: "menu", now: c.now });
   c.fx.push({ type: "send", job });
-}
-
-function toRoutingBranch(b: Branch): RoutingBranch {
-  return { id: b.id, code: b.code, name: b.name, city: b.city, enabled: b.enabled, isHq: b.isHq, keywords: b.keywords, adSourceIds: b.adSourceIds, menuOrder: b.menuOrder, menuTitle: b.menuTitle };
 }

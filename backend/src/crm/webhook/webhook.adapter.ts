@@ -1,5 +1,6 @@
 import type { AxiosInstance } from "axios";
 import { AppError } from "../../errors.js";
+import { postRaw } from "../../ops/http-client.js";
 import type { Branch } from "../../domain/types.js";
 import type { CrmAdapter, CrmDefinition, CrmEvent } from "../crm.port.js";
 import { signBranchWebhook } from "./webhook.signature.js";
@@ -17,11 +18,24 @@ export interface WebhookDeps {
  * other than 408/429 is a permanent refusal; everything else is retried by the job runner.
  */
 export function webhookConnector(deps: WebhookDeps): CrmDefinition<"webhook"> {
+  // Opening a sealed secret (AES-GCM) for every event cost more than signing it. Keyed by the sealed
+  // value, so a rotated secret is a new entry; bounded, so rotations cannot grow it without end.
+  const opened = new Map<string, string>();
+  const openSecret = (sealed: string): string => {
+    let secret = opened.get(sealed);
+    if (secret === undefined) {
+      secret = deps.openSecret(sealed);
+      if (opened.size >= 1000) opened.delete(opened.keys().next().value!);
+      opened.set(sealed, secret);
+    }
+    return secret;
+  };
+  const adapterDeps: WebhookDeps = { ...deps, openSecret };
   return {
     kind: "webhook",
     title: "Webhook",
     capabilities: { crmOwnership: false },
-    create: (branch) => createAdapter(branch, deps),
+    create: (branch) => createAdapter(branch, adapterDeps),
   };
 }
 
@@ -35,12 +49,10 @@ function createAdapter(branch: Branch, deps: WebhookDeps): CrmAdapter {
       const signature = signBranchWebhook(deps.openSecret(branch.webhookSecretSealed), body);
       let status: number;
       try {
-        const res = await deps.http.post(branch.webhookUrl, body, {
+        // Status only, on the client's keep-alive sockets: this runs for every routed message.
+        const res = await postRaw(deps.http, branch.webhookUrl, body, {
           headers: { "content-type": "application/json", "x-signature-256": signature, "x-branchline-event": event.type },
-          timeout: deps.timeoutMs ?? 10_000,
-          validateStatus: () => true,
-          maxRedirects: 0,
-          transformRequest: (d: unknown) => d,
+          timeoutMs: deps.timeoutMs ?? 10_000,
         });
         status = res.status;
       } catch (err) {
