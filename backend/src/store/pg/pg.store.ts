@@ -21,7 +21,7 @@ export interface PgStoreOptions {
 type KeyFn = (row: unknown) => string | undefined;
 type Outcome<T> = { value: T } | { error: unknown; retry: boolean };
 
-const BEGIN_WRITE = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+const BEGIN_WRITE = "BEGIN ISOLATION LEVEL REPEATABLE READ";
 /** A transaction that starts with claimJobs: row locks (FOR UPDATE SKIP LOCKED) make it safe. */
 const BEGIN_CLAIM = "BEGIN ISOLATION LEVEL READ COMMITTED";
 const BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
@@ -31,9 +31,9 @@ const BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
  *
  * Every collection lives in one table (`store_docs`: collection, id, insertion rank, JSON row);
  * each row's secondary index values sit in `store_index` with the row's rank, written by the same
- * statement as the row. `transact` is one SERIALIZABLE transaction, re-run from the start on a
- * serialization failure or deadlock, so what it sees and writes is as if transactions ran one at
- * a time (as in the embedded store); it resolves after COMMIT. See README.md beside this file.
+ * statement as the row. `transact` is one REPEATABLE READ (snapshot) transaction, re-run from the
+ * start on a write conflict or deadlock: no update is lost and every dedupe key or deterministic
+ * id is claimed once; it resolves after COMMIT. See README.md beside this file (why not SERIALIZABLE).
  */
 export class PgStore implements Store {
   readonly kind = "postgres" as const;
@@ -542,7 +542,7 @@ class PgTx implements Tx {
    * Opens the transaction on the first operation. Its isolation follows that operation: a
    * transaction that starts with claimJobs (the job runner's poll) runs at READ COMMITTED, where
    * FOR UPDATE SKIP LOCKED lets instances claim side by side without serialization failures;
-   * every other one is SERIALIZABLE.
+   * every other one is REPEATABLE READ.
    */
   private async open(op: string, claim: boolean): Promise<void> {
     if (this.done) throw new AppError({ code: "store_tx_finished", message: "the transaction has already ended", httpStatus: 500 });
@@ -624,9 +624,8 @@ const SQL = {
   // A replaced row keeps its rank (its place in list and index order); an index entry is
   // rewritten only when its value changed, and dropped when the value became undefined. Only a
   // replaced row's old entries are looked for (`xmax = 0`: the row was inserted, not updated),
-  // by primary key (`id = ANY(ARRAY(…))` keeps the planner on it): under SERIALIZABLE every
-  // lookup is a read that conflicts with inserts next to it, and a scan of the collection's
-  // entries became a lock on the whole table, which conflicted with every other transaction.
+  // by primary key (`id = ANY(ARRAY(…))` keeps the planner on it): a scan of the collection's
+  // entries cost a whole-table predicate lock when this store ran SERIALIZABLE, and is slow anyway.
   // Rows are written in the order given (the lock order); new rows take ranks in the order the
   // transaction wrote them ($4), which is the insertion order list and byIndex return.
   put: {
