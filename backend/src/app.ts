@@ -315,7 +315,18 @@ export function createApp(deps: AppDeps): App {
   app.use(adminRateLimit({ perMinute: config.ADMIN_RATE_LIMIT })); // real time: a rate is about real requests
   // ── end security ──
   app.use(opsRouter({ store, metrics, workersRunning: () => workersRunning, senderPaused: () => outbound.paused }));
-  app.use(whatsappWebhookRouter({ store, metrics, appSecret: deps.appSecret, verifyToken: config.WHATSAPP_VERIFY_TOKEN, now, onStored: () => runner.wake() }));
+  app.use(
+    whatsappWebhookRouter({
+      store,
+      metrics,
+      appSecret: deps.appSecret,
+      verifyToken: config.WHATSAPP_VERIFY_TOKEN, now,
+      onStored: (messages) => {
+        runner.wake();
+        outbound.noteInbound(messages); // Meta's per-second limit counts customers' messages too
+      },
+    }),
+  );
   app.use(mediaRouter({ store, dataDir: config.DATA_DIR, secret: mediaSecret, now }));
   app.use(
     amocrmRouter({

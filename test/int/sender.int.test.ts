@@ -86,6 +86,18 @@ describe("the sender of the shared number", () => {
     for (let i = 2; i < 5; i++) expect(calls[i]! - calls[i - 1]!).toBeGreaterThanOrEqual(240);
   });
 
+  it("counts customers' messages against WHATSAPP_MPS: Meta's limit is inbound plus outbound", async () => {
+    const { graph, store, sender } = await setup({ mps: 20 });
+    const list = await customers(store, 20);
+    const noted = performance.now();
+    sender.noteInbound(15); // a burst of customers' messages just reached the number
+    await queue(store, sender, list.map((customer, i) => ({ customer, text: `after the burst ${i}` })));
+    await waitFor(() => graph.accepted.length === 20, "all sent", 10_000);
+    // The second after the burst had room for 20 − 15 sends; the rest waited for it to pass.
+    expect(graph.accepted.filter((r) => r.at < noted + 1000).length).toBeLessThanOrEqual(5);
+    expect(maxInWindow(graph.accepted.map((r) => r.at), 1000)).toBeLessThanOrEqual(20);
+  });
+
   it("backs off only the recipient Meta refused with 131056, by 4^X seconds", { timeout: 30_000 }, async () => {
     let refused = false;
     const { graph, store, sender } = await setup({

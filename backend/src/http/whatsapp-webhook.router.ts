@@ -14,7 +14,8 @@ export interface WhatsAppWebhookDeps {
   appSecret: string;
   verifyToken?: string;
   now: () => number;
-  onStored(): void;
+  /** A new body was stored; `messages`: how many customer messages it carries. */
+  onStored(messages: number): void;
 }
 
 /**
@@ -52,11 +53,13 @@ export function whatsappWebhookRouter(deps: WhatsAppWebhookDeps): Router {
     }
     const id = createHash("sha256").update(raw).digest("hex");
     const now = deps.now();
+    const { orderKey, messages } = scanMessages(parsed);
+    let fresh = false;
     try {
-      await deps.store.transact(async (tx) => {
-        if (!(await tx.insertIfAbsent("payloads", { id, source: "whatsapp", raw: raw.toString("utf8"), receivedAt: now }))) return;
-        const orderKey = soleSender(parsed);
+      fresh = await deps.store.transact(async (tx) => {
+        if (!(await tx.insertIfAbsent("payloads", { id, source: "whatsapp", raw: raw.toString("utf8"), receivedAt: now }))) return false;
         await tx.enqueue(newJob(INBOUND_QUEUE, { payloadId: id }, now, orderKey ? { orderKey } : {}));
+        return true;
       });
     } catch (err) {
       deps.metrics.webhooksReceived.inc({ outcome: "store_failed" });
@@ -65,37 +68,41 @@ export function whatsappWebhookRouter(deps: WhatsAppWebhookDeps): Router {
     deps.metrics.webhooksReceived.inc({ outcome: "stored" });
     deps.metrics.ackLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     res.sendStatus(200);
-    deps.onStored();
+    deps.onStored(fresh ? messages : 0);
   });
 
   return router;
 }
 
 /**
- * The one customer whose messages a body carries (Meta sends one per webhook as a rule): such
- * bodies are processed one at a time, in the order they were acknowledged, so a customer's
- * messages keep their order across concurrent workers and instances. Undefined for a body with
- * no messages or with several senders. The BSUID (`from_user_id`) keys the customer when Meta
- * sends one, else the phone (`from`), as customers are keyed: bodies that carry only the BSUID
- * (username users) are then ordered with the ones that carry both.
+ * How many customer messages a body carries, and the one customer they come from (Meta sends one
+ * per webhook as a rule): such bodies get that customer's `orderKey`, so they are processed one at
+ * a time, in the order they were acknowledged, and a customer's messages keep their order across
+ * concurrent workers and instances. No key for a body with no messages or several senders. The
+ * BSUID (`from_user_id`) keys the customer when Meta sends one, else the phone (`from`), as
+ * customers are keyed: bodies that carry only the BSUID (username users) are then ordered with the
+ * ones that carry both.
  */
-function soleSender(body: unknown): string | undefined {
+function scanMessages(body: unknown): { orderKey?: string; messages: number } {
   const senders = new Set<string>();
+  let messages = 0;
+  let unknownSender = false;
   const entries = (body as { entry?: unknown } | null)?.entry;
-  if (!Array.isArray(entries)) return undefined;
+  if (!Array.isArray(entries)) return { messages };
   for (const e of entries) {
     const changes = (e as { changes?: unknown } | null)?.changes;
     if (!Array.isArray(changes)) continue;
     for (const c of changes) {
-      const messages = (c as { value?: { messages?: unknown } } | null)?.value?.messages;
-      if (!Array.isArray(messages)) continue;
-      for (const m of messages) {
+      const list = (c as { value?: { messages?: unknown } } | null)?.value?.messages;
+      if (!Array.isArray(list)) continue;
+      for (const m of list) {
+        messages++;
         const sender = m as { from?: unknown; from_user_id?: unknown } | null;
         const from = sender?.from_user_id ?? sender?.from;
-        if (typeof from !== "string") return undefined;
-        senders.add(from);
+        if (typeof from === "string") senders.add(from);
+        else unknownSender = true;
       }
     }
   }
-  return senders.size === 1 ? `customer:${[...senders][0]}` : undefined;
+  return { messages, ...(senders.size === 1 && !unknownSender ? { orderKey: `customer:${[...senders][0]}` } : {}) };
 }

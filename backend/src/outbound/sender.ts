@@ -216,6 +216,16 @@ export class Sender {
     return added;
   }
 
+  /**
+   * Customers' messages reached the number: Meta counts them against the same per-second limit
+   * ("inbound + outbound, all message types"), so each holds a slot for a second. Counted when
+   * their webhook reaches this instance — later than Meta saw them, which errs towards sending less.
+   */
+  noteInbound(count: number): void {
+    if (count <= 0) return;
+    this.window.observe(this.now(), count);
+  }
+
   /** Why sending is paused, if it is. */
   get paused(): string | undefined {
     return this.pausedReason;
@@ -565,6 +575,11 @@ class ArrivalWindow {
   done(now: number): void {
     this.inFlight--;
     this.answered.push(now);
+  }
+
+  /** `count` arrivals we did not send (customers' messages), at `now`: each holds a slot for a window. */
+  observe(now: number, count: number): void {
+    for (let i = 0; i < count; i++) this.answered.push(now);
   }
 
   /** A slot taken for a request that was never written. */
