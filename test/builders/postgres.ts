@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
+import { afterEach } from "vitest";
+import { PgStore, type PgStoreOptions } from "../../backend/src/store/pg/pg.store.js";
 import { freePort } from "./http.js";
 
 const run = promisify(execFile);
@@ -196,3 +198,33 @@ export async function adminQuery<R extends pg.QueryResultRow>(url: string, sql: 
   }
 }
 
+
+/**
+ * For one describe block: fresh databases and stores on `server`, all closed and dropped after
+ * each test.
+ */
+export function pgStoresPerTest(server: PostgresServer, poolSize: number) {
+  const dbs: TestDatabase[] = [];
+  const stores: PgStore[] = [];
+  const closeStores = async () => {
+    for (const s of stores.splice(0)) await s.close().catch(() => undefined);
+  };
+  afterEach(async () => {
+    await closeStores();
+    for (const db of dbs.splice(0)) await db.drop();
+  });
+  return {
+    /** Closes the stores opened so far (their connections end). */
+    closeStores,
+    freshDb: async (): Promise<TestDatabase> => {
+      const db = await server.createDatabase();
+      dbs.push(db);
+      return db;
+    },
+    open: async (url: string, over: Partial<PgStoreOptions> = {}): Promise<PgStore> => {
+      const store = await PgStore.open({ url, poolSize, ...over });
+      stores.push(store);
+      return store;
+    },
+  };
+}

@@ -1,8 +1,7 @@
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import type { SettingRecord } from "../../backend/src/domain/types.js";
-import { PgStore, type PgStoreOptions } from "../../backend/src/store/pg/pg.store.js";
 import { bumpDailyStats, dailyCount } from "../../backend/src/stats/daily-stats.js";
-import { findPostgres, type TestDatabase } from "../builders/postgres.js";
+import { findPostgres, pgStoresPerTest, type TestDatabase } from "../builders/postgres.js";
 
 /**
  * What concurrency costs on PostgreSQL: transactions that write the same rows in different orders
@@ -21,22 +20,7 @@ if (!found.available) {
   afterAll(() => server.stop());
 
   describe("PgStore concurrency", () => {
-    const dbs: TestDatabase[] = [];
-    const stores: PgStore[] = [];
-    const freshDb = async () => {
-      const db = await server.createDatabase();
-      dbs.push(db);
-      return db;
-    };
-    const open = async (url: string, over: Partial<PgStoreOptions> = {}) => {
-      const store = await PgStore.open({ url, poolSize: 8, ...over });
-      stores.push(store);
-      return store;
-    };
-    afterEach(async () => {
-      for (const s of stores.splice(0)) await s.close().catch(() => undefined);
-      for (const db of dbs.splice(0)) await db.drop();
-    });
+    const { freshDb, open, closeStores } = pgStoresPerTest(server, 8);
     const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 1));
     const T = Date.UTC(2026, 10, 26, 12, 0, 0);
 
@@ -89,7 +73,7 @@ if (!found.available) {
       expect(rows).toEqual(rowIds.map((id) => ({ id, value: 16 })));
       expect(await a.read(async (tx) => Promise.all(rowIds.map((id) => dailyCount(tx, `br-${id}`, T, "inbound"))))).toEqual(rowIds.map(() => 16));
       // The server counts deadlocks per database; backends report them when they end.
-      for (const s of stores.splice(0)) await s.close();
+      await closeStores();
       expect(await deadlocksIn(db)).toBe(0);
     });
   });

@@ -1,12 +1,12 @@
 import { createServer } from "node:net";
 import pg from "pg";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import type { Customer, Job, MessageRecord, SettingRecord } from "../../backend/src/domain/types.js";
 import { AppError } from "../../backend/src/errors.js";
 import { MIGRATIONS } from "../../backend/src/store/pg/migrations.js";
-import { PgStore, type PgStoreOptions } from "../../backend/src/store/pg/pg.store.js";
+import { PgStore } from "../../backend/src/store/pg/pg.store.js";
 import { INDEXES } from "../../backend/src/store/store.port.js";
-import { findPostgres, type PostgresServer, type TestDatabase } from "../builders/postgres.js";
+import { findPostgres, pgStoresPerTest, type PostgresServer, type TestDatabase } from "../builders/postgres.js";
 import { describeStoreContract } from "./store.contract.js";
 
 const found = await findPostgres();
@@ -71,22 +71,7 @@ const ids = (rows: Array<{ id: string }>) => rows.map((r) => r.id);
 
 function describePgSpecifics(server: PostgresServer): void {
   describe("PgStore (PostgreSQL specifics)", () => {
-    const dbs: TestDatabase[] = [];
-    const stores: PgStore[] = [];
-    const freshDb = async () => {
-      const db = await server.createDatabase();
-      dbs.push(db);
-      return db;
-    };
-    const open = async (url: string, over: Partial<PgStoreOptions> = {}) => {
-      const store = await PgStore.open({ url, poolSize: 5, ...over });
-      stores.push(store);
-      return store;
-    };
-    afterEach(async () => {
-      for (const s of stores.splice(0)) await s.close().catch(() => undefined);
-      for (const db of dbs.splice(0)) await db.drop();
-    });
+    const { freshDb, open } = pgStoresPerTest(server, 5);
 
     it("two instances starting at once on an empty database migrate it once, and both work on it", async () => {
       const db = await freshDb();

@@ -605,6 +605,17 @@ const JOB_COLUMNS = "id, queue, state, order_key, run_at, lease_until";
 const JOB_UPSERT = `ON CONFLICT (id) DO UPDATE SET queue = EXCLUDED.queue, state = EXCLUDED.state, order_key = EXCLUDED.order_key,
                run_at = EXCLUDED.run_at, lease_until = EXCLUDED.lease_until, rank = EXCLUDED.rank`;
 
+/**
+ * The start of `put` and `ensure`: rows ($2 ids, $3 JSON, $4 write order) get ranks in the order
+ * the transaction wrote them and are inserted in the order given (the lock order).
+ */
+const INSERT_ROWS = `WITH input AS MATERIALIZED (
+             SELECT u.id, u.data, u.n, nextval('store_rank_seq') AS rank
+             FROM (SELECT t.* FROM unnest($2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS t(id, data, ord, n) ORDER BY t.ord) u
+           ), doc AS (
+             INSERT INTO store_docs AS d (collection, id, rank, data)
+             SELECT $1, input.id, input.rank, input.data::json FROM input ORDER BY input.n`;
+
 /** Prepared statements (each connection prepares a name once). */
 const SQL = {
   get: { name: "store_get", text: "SELECT data FROM store_docs WHERE collection = $1 AND id = $2" },
@@ -631,12 +642,7 @@ const SQL = {
   put: {
     name: "store_put",
     custom: true,
-    text: `WITH input AS MATERIALIZED (
-             SELECT u.id, u.data, u.n, nextval('store_rank_seq') AS rank
-             FROM (SELECT t.* FROM unnest($2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS t(id, data, ord, n) ORDER BY t.ord) u
-           ), doc AS (
-             INSERT INTO store_docs AS d (collection, id, rank, data)
-             SELECT $1, input.id, input.rank, input.data::json FROM input ORDER BY input.n
+    text: `${INSERT_ROWS}
              ON CONFLICT (collection, id) DO UPDATE SET data = EXCLUDED.data
              RETURNING d.id, d.rank, d.xmax = 0 AS created
            ), keys AS (
@@ -706,12 +712,7 @@ const SQL = {
   // entries of those created; parameters as `put` has them, without the job fields.
   ensure: {
     name: "store_ensure",
-    text: `WITH input AS MATERIALIZED (
-             SELECT u.id, u.data, u.n, nextval('store_rank_seq') AS rank
-             FROM (SELECT t.* FROM unnest($2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS t(id, data, ord, n) ORDER BY t.ord) u
-           ), doc AS (
-             INSERT INTO store_docs AS d (collection, id, rank, data)
-             SELECT $1, input.id, input.rank, input.data::json FROM input ORDER BY input.n
+    text: `${INSERT_ROWS}
              ON CONFLICT (collection, id) DO NOTHING
              RETURNING d.id, d.rank
            ), keyed AS (
