@@ -3,9 +3,10 @@ import { z } from "zod";
 import { ANALYTICS_COLUMNS, parseDay, toCsv } from "../domain/analytics.js";
 import { dayOf } from "../domain/day.js";
 import { normalizePhone, waIdCandidates } from "../domain/phone.js";
-import { describeDecision, routeMessage, type RoutingBranch, type RoutingSettings } from "../domain/routing.js";
-import type { Branch, Customer } from "../domain/types.js";
+import { describeDecision, routeMessage, type RoutingSettings } from "../domain/routing.js";
+import type { Customer } from "../domain/types.js";
 import { badRequest } from "../errors.js";
+import { toRoutingBranch } from "../inbound/routing-branches.js";
 import { loadRoutingSettings } from "../inbound/routing-settings.js";
 import { branchHealth, loadAnalytics, type HealthWindow } from "../stats/analytics.js";
 import type { Store } from "../store/store.port.js";
@@ -155,6 +156,3 @@ function analyticsQuery(query: Record<string, unknown>, now: number): ParsedAnal
   return { from, to, format, ...(branchId ? { branchId } : {}) };
 }
 
-function toRoutingBranch(b: Branch): RoutingBranch {
-  return { id: b.id, code: b.code, name: b.name, city: b.city, enabled: b.enabled, isHq: b.isHq, keywords: b.keywords, adSourceIds: b.adSourceIds, menuOrder: b.menuOrder, menuTitle: b.menuTitle };
-}
