@@ -167,7 +167,7 @@ export function createApp(deps: AppDeps): App {
 
   const registry: CrmRegistry = defineRegistry({
     inbox: inboxConnector(bus),
-    webhook: webhookConnector({ http: deps.http, openSecret: (s) => box.open(s) }),
+    webhook: webhookConnector({ openSecret: (s) => box.open(s) }),
     amocrm: amoConnector({ kit: amoKit, store, now }),
     bitrix24: bitrix24Connector({ kit: b24Kit, store, now }), // Bitrix24 (issue 5)
   });

@@ -8,7 +8,6 @@ import { webhookConnector } from "../../backend/src/crm/webhook/webhook.adapter.
 import type { CrmEvent } from "../../backend/src/crm/crm.port.js";
 import type { Branch } from "../../backend/src/domain/types.js";
 import { AppError } from "../../backend/src/errors.js";
-import { createHttpClient } from "../../backend/src/ops/http-client.js";
 import { loadConfig } from "../../backend/src/config.js";
 import { createLogger } from "../../backend/src/ops/logger.js";
 import { LowdbStore } from "../../backend/src/store/lowdb/lowdb.store.js";
@@ -140,9 +139,8 @@ describe("webhook connector: what the branch endpoint answers", () => {
     id: "br_1", name: "Art Play", code: "ARTPLAY", crm: "webhook", enabled: true, isHq: true, keywords: [], adSourceIds: [],
     webhookUrl, webhookSecretSealed: "sealed-secret", keyHash: "h", keyPrefix: "k", createdAt: T, updatedAt: T,
   });
-  const http = createHttpClient();
   const deliverTo = (url: string, timeoutMs = 2000) =>
-    webhookConnector({ http, openSecret: (sealed) => `opened:${sealed}`, timeoutMs }).create(branchAt(url)).deliver(event);
+    webhookConnector({ openSecret: (sealed) => `opened:${sealed}`, timeoutMs }).create(branchAt(url)).deliver(event);
   const failure = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => err as AppError);
 
   it("posts the event once, signed over the exact bytes, reusing the connection for the next one", async () => {

@@ -1,12 +1,10 @@
-import type { AxiosInstance } from "axios";
 import { AppError } from "../../errors.js";
-import { postRaw } from "../../ops/http-client.js";
+import { leanPost } from "../../ops/lean-post.js";
 import type { Branch } from "../../domain/types.js";
 import type { CrmAdapter, CrmDefinition, CrmEvent } from "../crm.port.js";
 import { signBranchWebhook } from "./webhook.signature.js";
 
 export interface WebhookDeps {
-  http: AxiosInstance;
   /** Opens the branch's sealed webhook secret. */
   openSecret(sealed: string): string;
   timeoutMs?: number;
@@ -49,12 +47,8 @@ function createAdapter(branch: Branch, deps: WebhookDeps): CrmAdapter {
       const signature = signBranchWebhook(deps.openSecret(branch.webhookSecretSealed), body);
       let status: number;
       try {
-        // Status only, on the client's keep-alive sockets: this runs for every routed message.
-        const res = await postRaw(deps.http, branch.webhookUrl, body, {
-          headers: { "content-type": "application/json", "x-signature-256": signature, "x-branchline-event": event.type },
-          timeoutMs: deps.timeoutMs ?? 10_000,
-        });
-        status = res.status;
+        // The lean client: this runs for every routed message, and only the status matters.
+        ({ status } = await leanPost(branch.webhookUrl, body, { "content-type": "application/json", "x-signature-256": signature, "x-branchline-event": event.type }, deps.timeoutMs ?? 10_000));
       } catch (err) {
         throw new AppError({ code: "webhook_unreachable", message: `branch webhook unreachable: ${(err as Error).message}`, retryable: true, cause: err });
       }
