@@ -1,7 +1,7 @@
 import http from "node:http";
 import { performance } from "node:perf_hooks";
 import { signMetaPayload } from "../backend/src/channels/whatsapp/webhook-signature.js";
-import { rng } from "./payload.js";
+import { postWebhook, rng } from "./payload.js";
 import { round, summarize, type LatencySummary } from "./stats.js";
 
 /**
@@ -111,33 +111,6 @@ function build(size: number): { body: Buffer; signature: string; wamids: string[
   return { body, signature: signMetaPayload(body, cfg.appSecret), wamids, codes };
 }
 
-function post(body: Buffer, signature: string, deadline: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => req.destroy(Object.assign(new Error("timeout"), { code: "timeout" })), Math.max(0, deadline - performance.now()));
-    const done = (err?: string) => {
-      clearTimeout(timer);
-      resolve(err);
-    };
-    const req = http.request(
-      {
-        agent,
-        hostname: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method: "POST",
-        headers: { "content-type": "application/json", "content-length": body.length, "x-hub-signature-256": signature },
-      },
-      (res) => {
-        res.resume();
-        res.on("end", () => done(res.statusCode === 200 ? undefined : `http_${res.statusCode}`));
-        res.on("error", (err: NodeJS.ErrnoException) => done(err.code ?? "error"));
-      },
-    );
-    req.on("error", (err: NodeJS.ErrnoException) => done(err.code ?? "error"));
-    req.end(body);
-  });
-}
-
 async function runOpenLoop(rate: number, durationMs: number): Promise<E2eGeneratorResult> {
   const cpu0 = process.cpuUsage();
   const start = performance.now();
@@ -165,7 +138,7 @@ async function runOpenLoop(rate: number, durationMs: number): Promise<E2eGenerat
         wamid.push(batch.wamids[i]!);
         code.push(batch.codes[i]!);
       }
-      const p = post(batch.body, batch.signature, due + cfg.requestTimeoutMs).then((err) => {
+      const p = postWebhook(agent, target, batch, due + cfg.requestTimeoutMs).then((err) => {
         const t = performance.now();
         lastAnswer = Math.max(lastAnswer, t);
         ackLatencies.push(t - due);

@@ -1,6 +1,6 @@
 import http from "node:http";
 import { performance } from "node:perf_hooks";
-import { PayloadFactory, type SignedBatch } from "./payload.js";
+import { PayloadFactory, postWebhook, type SignedBatch } from "./payload.js";
 import type { FromGenerator, GeneratorInit, PhaseResult, PhaseSpec, ToGenerator } from "./protocol.js";
 import { percentile, round, summarize } from "./stats.js";
 
@@ -26,42 +26,11 @@ function readInit(): GeneratorInit {
 
 type Outcome = { ok: true } | { ok: false; kind: string };
 
-/**
- * One webhook POST. `deadline` (performance.now() time) bounds the whole request including time
- * queued in the agent: a webhook Meta sees unanswered that long is failed ("timeout").
- */
-function post(batch: SignedBatch, deadline: number): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => req.destroy(Object.assign(new Error("timeout"), { code: "timeout" })), Math.max(0, deadline - performance.now()));
-    const done = (outcome: Outcome) => {
-      clearTimeout(timer);
-      resolve(outcome);
-    };
-    const req = http.request(
-      {
-        agent,
-        hostname: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "content-length": batch.body.length,
-          "x-hub-signature-256": batch.signature,
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on("end", () => done(res.statusCode === 200 ? { ok: true } : { ok: false, kind: `http_${res.statusCode}` }));
-        res.on("error", (err) => done({ ok: false, kind: errorKind(err) }));
-      },
-    );
-    req.on("error", (err) => done({ ok: false, kind: errorKind(err) }));
-    req.end(batch.body);
-  });
+/** One webhook POST (see `postWebhook`). */
+async function post(batch: SignedBatch, deadline: number): Promise<Outcome> {
+  const failure = await postWebhook(agent, target, batch, deadline);
+  return failure === undefined ? { ok: true } : { ok: false, kind: failure };
 }
-
-const errorKind = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? "error";
 
 class Recorder {
   readonly latencies: number[] = [];

@@ -1,3 +1,5 @@
+import http from "node:http";
+import { performance } from "node:perf_hooks";
 import { signMetaPayload } from "../backend/src/channels/whatsapp/webhook-signature.js";
 
 /**
@@ -129,4 +131,37 @@ export class PayloadFactory {
   private pick<T>(items: readonly T[]): T {
     return items[Math.floor(this.random() * items.length)]!;
   }
+}
+
+/**
+ * POSTs one signed webhook as Meta would. `deadline` (performance.now() time) bounds the whole
+ * request including time queued in the agent: a webhook Meta sees unanswered that long is failed.
+ * Resolves undefined on 200, else what went wrong (`http_<status>`, an error code, "timeout").
+ */
+export function postWebhook(agent: http.Agent, target: URL, batch: Pick<SignedBatch, "body" | "signature">, deadline: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => req.destroy(Object.assign(new Error("timeout"), { code: "timeout" })), Math.max(0, deadline - performance.now()));
+    const done = (failure?: string) => {
+      clearTimeout(timer);
+      resolve(failure);
+    };
+    const failed = (err: NodeJS.ErrnoException) => done(err.code ?? "error");
+    const req = http.request(
+      {
+        agent,
+        hostname: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method: "POST",
+        headers: { "content-type": "application/json", "content-length": batch.body.length, "x-hub-signature-256": batch.signature },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => done(res.statusCode === 200 ? undefined : `http_${res.statusCode}`));
+        res.on("error", failed);
+      },
+    );
+    req.on("error", failed);
+    req.end(batch.body);
+  });
 }

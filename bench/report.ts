@@ -132,15 +132,18 @@ export function unifiedTable(r: AllResults): string {
   const head = ["Benchmark", "Scenario", "Store", "Throughput", "Latency p50 / p95 / p99 / max ms", "Accuracy / delivery", "Backlog", "RSS / heap MB", "Target / note"];
   const rows: string[][] = [];
   const skippedRow = (bench: string, store: keyof typeof STORE_NAME, why: string) => rows.push([bench, "all scenarios", STORE_NAME[store], "–", "–", "–", "–", "–", `skipped: ${why}`]);
-  const stores = ["lowdb", "postgres"] as const;
-
-  for (const store of stores) {
-    const x = r.inbound[store];
-    if (!x) continue;
-    if (isSkipped(x)) {
-      skippedRow("Inbound ingestion", store, x.skipped);
-      continue;
+  /** The stores that ran `bench`, in order; a store that skipped it gets its "skipped" row. */
+  const ran = <T>(bench: string, results: PerStore<T>): Array<[keyof typeof STORE_NAME, T]> => {
+    const out: Array<[keyof typeof STORE_NAME, T]> = [];
+    for (const store of ["lowdb", "postgres"] as const) {
+      const x = results[store];
+      if (isSkipped(x)) skippedRow(bench, store, x.skipped);
+      else if (x) out.push([store, x]);
     }
+    return out;
+  };
+
+  for (const [store, x] of ran("Inbound ingestion", r.inbound)) {
     for (const p of x.phases) {
       const l = p.load;
       const w = p.worker;
@@ -164,13 +167,7 @@ export function unifiedTable(r: AllResults): string {
     }
   }
 
-  for (const store of stores) {
-    const x = r.outbound[store];
-    if (!x) continue;
-    if (isSkipped(x)) {
-      skippedRow("Outbound rate", store, x.skipped);
-      continue;
-    }
+  for (const [store, x] of ran("Outbound rate", r.outbound)) {
     const t = x.config.targets;
     for (const s of x.rate) {
       rows.push([
@@ -203,13 +200,7 @@ export function unifiedTable(r: AllResults): string {
     }
   }
 
-  for (const store of stores) {
-    const x = r.e2e[store];
-    if (!x) continue;
-    if (isSkipped(x)) {
-      skippedRow("Webhook → CRM", store, x.skipped);
-      continue;
-    }
+  for (const [store, x] of ran("Webhook → CRM", r.e2e)) {
     const c = x.config;
     const partial = x.missing > 0 ? ` (of the ${int(x.delivered)} delivered)` : "";
     rows.push([
