@@ -7,7 +7,7 @@ import { INDEXES, type ClaimOptions, type CollectionName, type Collections, type
 import { FsyncJsonFile } from "./fsync-json-file.js";
 import { Journal, type JournalBatch } from "./journal.js";
 import { SEGMENT_COLLECTIONS, SEGMENT_FILE, SegmentTable, isSegmentCollection, type SegmentCollection, type SegmentRef, type SegmentTables, type SegmentWrite } from "./segment-table.js";
-import { createTables, type HotName, type Tables } from "./tables.js";
+import { createTables, type AnyRow, type HotName, type Tables } from "./tables.js";
 
 interface Snapshot {
   /** 1: every collection in `tables`; 2: bulky collections in segment files named by `segments`. */
@@ -148,19 +148,24 @@ export class LowdbStore implements Store {
 
   private async apply(ops: Op[]): Promise<void> {
     for (const [name, id, row] of ops) {
-      if (isSegmentCollection(name)) {
-        const seg = this.segments[name];
-        const before = await seg.get(id);
-        if (row === null) {
-          if (before) seg.remove(id, before);
-        } else seg.set(row as { id: string }, before);
-        continue;
-      }
-      const table = this.tables[name as HotName];
-      if (!table) continue;
-      if (row === null) table.remove(id);
-      else table.set(row as { id: string });
+      if (!isSegmentCollection(name) && !this.tables[name as HotName]) continue; // a collection since dropped
+      const before = isSegmentCollection(name) ? await this.segments[name].get(id) : undefined;
+      this.place(name as CollectionName, id, row as AnyRow | null, before);
     }
+  }
+
+  /**
+   * Puts `row` (null: removes it) into whichever table holds its collection: the in-memory one,
+   * or the segment table, which needs the row it replaces (`before`) to update its indexes.
+   * `rank` puts a row back where it was (a rolled-back delete).
+   */
+  private place(name: CollectionName, id: string, row: AnyRow | null, before: AnyRow | undefined, rank?: number): void {
+    if (isSegmentCollection(name)) {
+      const seg = this.segments[name];
+      if (row !== null) seg.set(row, before, rank);
+      else if (before) seg.remove(id, before);
+    } else if (row !== null) this.tables[name as HotName].set(row, rank);
+    else this.tables[name as HotName].remove(id);
   }
 
   healthy(): boolean {
@@ -184,17 +189,9 @@ export class LowdbStore implements Store {
         return value;
       } catch (err) {
         for (const [name, id, row, rank] of undo.reverse()) {
-          if (isSegmentCollection(name)) {
-            // the row this transaction left is in memory (written by it)
-            const seg = this.segments[name];
-            const current = seg.peek(id);
-            if (row === null) {
-              if (current) seg.remove(id, current);
-            } else seg.set(row as { id: string }, current, rank);
-            continue;
-          }
-          if (row === null) this.tables[name].remove(id);
-          else this.tables[name].set(row as { id: string }, rank);
+          // The row this transaction left is in memory (it wrote it): no disk read to undo.
+          const current = isSegmentCollection(name) ? this.segments[name].peek(id) : undefined;
+          this.place(name, id, row as AnyRow | null, current, rank);
         }
         throw err;
       }
@@ -212,25 +209,17 @@ export class LowdbStore implements Store {
   private makeTx(ops: Op[], undo?: Undo[]): Tx {
     const tables = this.tables;
     const segments = this.segments;
-    const write = (name: HotName, id: string, row: unknown) => {
+    /** A write (null: a delete), undoable; a segment row it replaces may be read from disk first. */
+    const write = async (name: CollectionName, id: string, row: AnyRow | null) => {
       if (!undo) throw new Error("read-only transaction cannot write");
-      const before = tables[name].get(id);
-      undo.push([name, id, before ?? null, tables[name].rankOf(id)]);
-      if (row === null) tables[name].remove(id);
-      else tables[name].set(row as { id: string });
+      const table = isSegmentCollection(name) ? segments[name] : tables[name as HotName];
+      const before = isSegmentCollection(name) ? await segments[name].get(id) : tables[name as HotName].get(id);
+      undo.push([name, id, before ?? null, table.rankOf(id)]);
+      this.place(name, id, row, before);
       ops.push([name, id, row]);
     };
-    /** A write to a segment collection: the row it replaces may have to be read from disk first. */
-    const writeSegment = async (name: SegmentCollection, id: string, row: unknown) => {
-      if (!undo) throw new Error("read-only transaction cannot write");
-      const seg = segments[name];
-      const before = await seg.get(id);
-      undo.push([name, id, before ?? null, seg.rankOf(id)]);
-      if (row === null) {
-        if (before) seg.remove(id, before);
-      } else seg.set(row as { id: string }, before);
-      ops.push([name, id, row]);
-    };
+    /** Without reading a segment row from disk. */
+    const exists = (name: CollectionName, id: string) => (isSegmentCollection(name) ? segments[name].has(id) : tables[name as HotName].get(id) !== undefined);
     const rowsOf = async <K extends CollectionName>(name: K, ids: Iterable<string>, limit = Infinity) => {
       const out: Collections[K][] = [];
       if (isSegmentCollection(name)) {
@@ -251,21 +240,14 @@ export class LowdbStore implements Store {
         const row = isSegmentCollection(name) ? await segments[name].get(id) : tables[name as HotName].get(id);
         return row ? (copyRow(row) as never) : undefined;
       },
-      put: async (name, row) => (isSegmentCollection(name) ? writeSegment(name, row.id, copyRow(row)) : write(name as HotName, row.id, copyRow(row))),
+      put: (name, row) => write(name, row.id, copyRow(row)),
       insertIfAbsent: async (name, row) => {
-        if (isSegmentCollection(name)) {
-          if (segments[name].has(row.id)) return false;
-          await writeSegment(name, row.id, copyRow(row));
-          return true;
-        }
-        if (tables[name as HotName].get(row.id)) return false;
-        write(name as HotName, row.id, copyRow(row));
+        if (exists(name, row.id)) return false;
+        await write(name, row.id, copyRow(row));
         return true;
       },
       delete: async (name, id) => {
-        if (isSegmentCollection(name)) {
-          if (segments[name].has(id)) await writeSegment(name, id, null);
-        } else if (tables[name as HotName].get(id)) write(name as HotName, id, null);
+        if (exists(name, id)) await write(name, id, null);
       },
       byIndex: async <K extends CollectionName>(name: K, index: IndexName<K>, value: string, opts: { limit?: number; newestFirst?: boolean } = {}) => {
         if (isSegmentCollection(name)) {
@@ -303,7 +285,7 @@ export class LowdbStore implements Store {
             if (job.orderKey !== undefined) blocked.add(job.orderKey);
             if (!due) continue;
             const next: Job = { ...job, state: "running", leaseUntil: opts.now + opts.leaseMs, leaseOwner: opts.owner, updatedAt: opts.now };
-            write("jobs", id, next);
+            await write("jobs", id, next);
             claimed.push(copyRow(next));
           }
         }
@@ -311,7 +293,7 @@ export class LowdbStore implements Store {
       },
       enqueue: async (job) => {
         const row: Job = { ...job, seq: ++this.jobSeq };
-        write("jobs", row.id, copyRow(row));
+        await write("jobs", row.id, copyRow(row));
         return row;
       },
       // Transactions run one at a time here, so a counter is a plain read-modify-write.

@@ -3,8 +3,8 @@ import { open, rm, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { AppError } from "../../errors.js";
 import { INDEXES } from "../store.port.js";
+import type { AnyRow } from "./tables.js";
 
-type AnyRow = { id: string };
 type IndexFn = (row: AnyRow) => string | undefined;
 
 /**

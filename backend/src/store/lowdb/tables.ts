@@ -1,7 +1,7 @@
 import { INDEXES, type CollectionName, type Collections } from "../store.port.js";
 import { isSegmentCollection, type SegmentCollection } from "./segment-table.js";
 
-type AnyRow = { id: string };
+export type AnyRow = { id: string };
 type IndexFn = (row: never) => string | undefined;
 
 /** One collection in memory: rows by id plus its declared secondary indexes. */
