@@ -16,19 +16,7 @@ const agents = {
  * answer was cut short after its status); rejects with Node's error (its `code`, e.g.
  * ECONNREFUSED) or, after `timeoutMs`, an error with code `ECONNABORTED` (as axios).
  */
-export async function leanPost(url: string, body: string | Buffer, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; text: string }> {
-  try {
-    return await postOnce(url, body, headers, timeoutMs);
-  } catch (err) {
-    // A kept-alive socket the server closed while idle (Node's default keepAliveTimeout is 5 s)
-    // resets as soon as it is reused; the request never reached the server. Node's docs advise
-    // retrying exactly this case once, on a fresh connection.
-    if ((err as { reusedSocket?: boolean; code?: string }).reusedSocket && (err as { code?: string }).code === "ECONNRESET") return postOnce(url, body, headers, timeoutMs);
-    throw err;
-  }
-}
-
-function postOnce(url: string, body: string | Buffer, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; text: string }> {
+export function leanPost(url: string, body: string | Buffer, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     let target: URL;
     try {
@@ -52,9 +40,7 @@ function postOnce(url: string, body: string | Buffer, headers: Record<string, st
     };
     // Looked up at call time (not imported by name), so HTTP-level test fakes can hook it.
     const send = target.protocol === "https:" ? https.request : http.request;
-    let answered = false;
     const req = send(target, { method: "POST", agent, headers: { ...headers, "content-length": String(payload.length) } }, (res: IncomingMessage) => {
-      answered = true;
       const chunks: Buffer[] = [];
       const done = () => settle(() => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
       res.on("data", (c: Buffer) => chunks.push(c));
@@ -63,8 +49,7 @@ function postOnce(url: string, body: string | Buffer, headers: Record<string, st
       res.once("close", done);
     });
     const timer = setTimeout(() => req.destroy(Object.assign(new Error(`timeout of ${timeoutMs} ms exceeded`), { code: "ECONNABORTED" })), timeoutMs);
-    // Marked for the caller: an error on a reused socket before any answer may be retried.
-    req.once("error", (err) => settle(() => reject(Object.assign(err, { reusedSocket: req.reusedSocket && !answered }))));
+    req.once("error", (err) => settle(() => reject(err)));
     req.end(payload);
   });
 }
