@@ -38,6 +38,9 @@ export async function startFakeGraph(script: (req: GraphRequest, n: number) => G
     const to = String(request.body.to ?? "").replace("+", "");
     res.end(JSON.stringify({ messaging_product: "whatsapp", contacts: [{ input: request.body.to, wa_id: to }], messages: [{ id: `wamid.FAKE${accepted.length}` }] }));
   });
+  // Idle connections stay open longer than any wait in the tests (a pair-rate wait is 6 s, past
+  // Node's 5 s default): a send on a socket the server just closed would be an unknown outcome.
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   const { port } = server.address() as AddressInfo;
   return {
